@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The virtual x86-64 CPU: architectural register state and the run loop.
+ *
+ * One struct vcpu per guest thread of execution; each is owned and run by exactly one host thread.
+ * Other threads may only call vcpu_kick(). Register layout follows Intel SDM Vol. 1 ch. 3
+ * (general-purpose registers, RFLAGS), ch. 8 (x87), ch. 10-12 (MMX/SSE).
+ */
+#ifndef OMNIVISOR_VCPU_H
+#define OMNIVISOR_VCPU_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct guest_mem;
+struct block_cache;
+
+enum gpr {
+	R_RAX, R_RCX, R_RDX, R_RBX, R_RSP, R_RBP, R_RSI, R_RDI,
+	R_R8, R_R9, R_R10, R_R11, R_R12, R_R13, R_R14, R_R15,
+};
+
+/* RFLAGS bits, Intel SDM Vol. 1 3.4.3 */
+#define FLAG_CF (1u << 0)
+#define FLAG_PF (1u << 2)
+#define FLAG_AF (1u << 4)
+#define FLAG_ZF (1u << 6)
+#define FLAG_SF (1u << 7)
+#define FLAG_TF (1u << 8)
+#define FLAG_IF (1u << 9)
+#define FLAG_DF (1u << 10)
+#define FLAG_OF (1u << 11)
+#define FLAG_AC (1u << 18)
+#define FLAG_ID (1u << 21)
+#define FLAGS_ARITH (FLAG_CF | FLAG_PF | FLAG_AF | FLAG_ZF | FLAG_SF | FLAG_OF)
+
+/* Exception vectors, Intel SDM Vol. 3A 6.3.1 */
+enum {
+	EXC_DE = 0, EXC_DB = 1, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6, EXC_NM = 7,
+	EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14,
+	EXC_MF = 16, EXC_AC = 17, EXC_MC = 18, EXC_XM = 19,
+};
+
+/* #PF error code bits, Intel SDM Vol. 3A 4.7 */
+#define PFEC_P (1u << 0)
+#define PFEC_W (1u << 1)
+#define PFEC_U (1u << 2)
+#define PFEC_I (1u << 4)
+
+union xmm_reg {
+	uint8_t b[16];
+	int8_t sb[16];
+	uint16_t w[8];
+	int16_t sw[8];
+	uint32_t d[4];
+	int32_t sd[4];
+	uint64_t q[2];
+	int64_t sq[2];
+	float f[4];
+	double df[2];
+} __attribute__((aligned(16)));
+
+/* One x87 data register: an 80-bit extended value; as MMX register, mant is MMn. SDM Vol. 1 9.2 */
+union x87_reg {
+	long double f;
+	struct {
+		uint64_t mant;
+		uint16_t sexp;
+	} m;
+	uint8_t bytes[16];
+};
+
+struct x87_state {
+	union x87_reg st[8]; /* physical registers R0..R7; ST(i) is st[(top + i) & 7] */
+	uint16_t fcw;        /* control word, SDM Vol. 1 8.1.5 */
+	uint16_t fsw;        /* status word without TOP (bits 11-13 kept in top) */
+	uint8_t top;
+	uint8_t ftw;         /* abridged tag: bit i set = R_i valid (FXSAVE format) */
+	uint16_t fop;
+	uint64_t fip, fdp;
+};
+
+/* Why vcpu_run() returned. */
+enum vcpu_exit {
+	VCPU_EXIT_SYSCALL = 1, /* SYSCALL executed; RIP is past it (user mode) */
+	VCPU_EXIT_EXCEPTION,   /* exc_vector/exc_error/exc_addr set; RIP = faulting instruction */
+	VCPU_EXIT_KICK,        /* vcpu_kick() or an asynchronous event; RIP at an instruction boundary */
+	VCPU_EXIT_HLT,
+};
+
+struct vcpu {
+	uint64_t gpr[16];
+	uint64_t rip;
+	uint64_t rflags;
+	uint64_t fs_base, gs_base;
+	union xmm_reg xmm[16];
+	uint32_t mxcsr;
+	struct x87_state fpu;
+
+	/* execution machinery, not architectural */
+	uint8_t *mem_base;             /* HVA of GVA 0 (user mode: linear guest window) */
+	uint64_t mem_limit;            /* first GVA past the window */
+	struct guest_mem *mem;
+	struct block_cache *cache;
+	const struct insn *cur;        /* instruction being executed */
+	volatile int exit_request;     /* nonzero: leave the block loop at the next boundary */
+	int exc_vector;
+	uint32_t exc_error;
+	uint64_t exc_addr;             /* CR2-like: faulting GVA for #PF, 0 otherwise */
+	bool in_run;
+	jmp_buf unwind;                /* exceptions longjmp here; see docs/architecture.md */
+	uint64_t nr_insns;             /* retired instruction count (approximate: per block) */
+	void *opaque;                  /* owner's context (user-mode thread) */
+};
+
+/*
+ * vcpu_init - reset @cpu to the state a Linux user process starts with (SDM Vol. 1 8.1.5/10.2.3
+ * defaults: FCW 0x37F, MXCSR 0x1F80, RFLAGS 0x202) and attach it to @mem and @cache.
+ * Not thread-safe for the same @cpu.
+ */
+void vcpu_init(struct vcpu *cpu, struct guest_mem *mem, struct block_cache *cache);
+
+/*
+ * vcpu_run - execute guest instructions from cpu->rip until an exit (enum vcpu_exit).
+ * Must be called on the vCPU's own thread. Returns the exit reason (> 0).
+ */
+int vcpu_run(struct vcpu *cpu);
+
+/* vcpu_kick - make a running vcpu_run() return VCPU_EXIT_KICK soon. Async-signal-safe. */
+static inline void vcpu_kick(struct vcpu *cpu)
+{
+	__atomic_store_n(&cpu->exit_request, 1, __ATOMIC_RELEASE);
+}
+
+/* Full RFLAGS value as the guest sees it (bit 1 always set). */
+static inline uint64_t vcpu_get_rflags(const struct vcpu *cpu)
+{
+	return cpu->rflags | 2;
+}
+
+/* FSW with TOP merged in (SDM Vol. 1 8.1.3). */
+static inline uint16_t x87_get_fsw(const struct x87_state *f)
+{
+	return (uint16_t)((f->fsw & ~0x3800u) | ((f->top & 7u) << 11));
+}
+
+#endif

@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+/* alu instructions. */
+#include "cpu.h"
+
+const struct insn_entry alu_insns[] = {
+	{ 0, NULL },
+};

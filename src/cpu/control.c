@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+/* control instructions. */
+#include "cpu.h"
+
+const struct insn_entry control_insns[] = {
+	{ 0, NULL },
+};

@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal interface of the virtual CPU: the decoded instruction form, operand access,
+ * guest memory access, flag helpers and exceptions. Every instruction-class file
+ * (alu.c, sse.c, ...) uses only this header.
+ */
+#ifndef OMNIVISOR_CPU_INTERNAL_H
+#define OMNIVISOR_CPU_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include <Zydis/Zydis.h>
+
+#include "omnivisor/vcpu.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Operand kinds of a decoded instruction. */
+enum opkind {
+	OPK_NONE = 0,
+	OPK_GPR,  /* reg 0..15; with size 1 and hi8 set: AH/CH/DH/BH (bits 15:8 of reg) */
+	OPK_MEM,  /* effective address from base/index/scale/disp + seg */
+	OPK_IMM,  /* imm (sign- or zero-extended by Zydis to 64 bits) */
+	OPK_XMM,  /* reg 0..15 */
+	OPK_MMX,  /* reg 0..7 */
+	OPK_ST,   /* x87 ST(reg) */
+	OPK_SEG,  /* segment register (reg = ZydisRegister - ZYDIS_REGISTER_ES) */
+	OPK_OTHER,/* something we do not model (CR, DR, ...) */
+};
+
+#define REG_NONE 0xff
+#define SEG_NONE 0
+#define SEG_FS 1
+#define SEG_GS 2
+
+struct operand {
+	uint8_t kind;  /* enum opkind */
+	uint8_t size;  /* bytes (0 for agen-only operands such as LEA's source? no: LEA has size) */
+	uint8_t reg;   /* OPK_GPR/XMM/MMX/ST/SEG */
+	uint8_t hi8;   /* OPK_GPR: AH..BH */
+	uint8_t base;  /* OPK_MEM: GPR index or REG_NONE */
+	uint8_t index; /* OPK_MEM: GPR index or REG_NONE */
+	uint8_t scale; /* OPK_MEM: 1, 2, 4, 8 */
+	uint8_t seg;   /* OPK_MEM: SEG_NONE/FS/GS */
+	int64_t disp;  /* OPK_MEM displacement (RIP-relative already resolved to absolute);
+			  OPK_IMM value; relative branch targets are resolved to absolute */
+};
+
+/* insn flags */
+#define INSN_LOCK 0x01
+#define INSN_REP 0x02   /* F3 on a string instruction: REP / REPE */
+#define INSN_REPNE 0x04 /* F2 on a string instruction */
+#define INSN_ASIZE32 0x08 /* 67 prefix: 32-bit addressing */
+#define INSN_END 0x10   /* ends the block (control transfer, SYSCALL, ...) */
+
+struct insn;
+typedef void (*insn_fn)(struct vcpu *cpu, const struct insn *in);
+
+struct insn {
+	insn_fn fn;
+	uint16_t mnemonic; /* ZydisMnemonic */
+	uint8_t len;       /* bytes */
+	uint8_t opsize;    /* operand size in bytes (Zydis operand_width / 8), 0 if none */
+	uint8_t nops;      /* visible operands */
+	uint8_t flags;     /* INSN_* */
+	uint8_t seg;       /* segment override for implicit memory (string source): SEG_* */
+	uint8_t opcode;    /* last opcode byte (ZydisDecodedInstruction.opcode) */
+	uint8_t mandatory; /* 0, 0x66, 0xF2, 0xF3: SSE mandatory prefix as decoded */
+	uint8_t pad[3];
+	struct operand op[4];
+};
+
+/* A decoded basic block: guest code from gva up to a control transfer. */
+struct block {
+	uint64_t gva;       /* first instruction */
+	uint64_t end;       /* one past the last byte */
+	struct block *hash_next;
+	struct block *page_next; /* blocks touching the same first page */
+	volatile int valid;
+	uint32_t nr;
+	struct insn insns[];
+};
+
+/* Handler registration: each class file exports a table ending with { 0, NULL }. */
+struct insn_entry {
+	uint16_t mnemonic;
+	insn_fn fn;
+};
+
+extern const struct insn_entry alu_insns[], shift_insns[], muldiv_insns[], bitops_insns[],
+	string_insns[], control_insns[], datamov_insns[], system_insns[], x87_insns[],
+	sse_insns[], sse4_insns[], mmx_insns[];
+
+/* ---------------------------------------------------------------------------------------- */
+/* Exceptions. Never return: they unwind to vcpu_run() with RIP at the faulting instruction. */
+
+__attribute__((noreturn)) void cpu_raise(struct vcpu *cpu, int vector, uint32_t error, uint64_t addr);
+__attribute__((noreturn)) static inline void cpu_ud(struct vcpu *cpu)
+{
+	cpu_raise(cpu, EXC_UD, 0, 0);
+}
+__attribute__((noreturn)) static inline void cpu_gp0(struct vcpu *cpu)
+{
+	cpu_raise(cpu, EXC_GP, 0, 0);
+}
+
+/* Leave the block loop after the current instruction with @reason (enum vcpu_exit). */
+void cpu_exit_after(struct vcpu *cpu, int reason);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Guest memory access. gva is a guest virtual address. */
+
+static inline int is_canonical(uint64_t gva)
+{
+	return (uint64_t)(((int64_t)gva << 16) >> 16) == gva;
+}
+
+__attribute__((noreturn)) void cpu_bad_address(struct vcpu *cpu, uint64_t gva, int write);
+
+/* Host pointer for [gva, gva+len); raises #GP/#PF if outside the window. */
+static inline void *gva_ptr(struct vcpu *cpu, uint64_t gva, unsigned len, int write)
+{
+	if (unlikely(gva >= cpu->mem_limit || cpu->mem_limit - gva < len))
+		cpu_bad_address(cpu, gva, write);
+	return cpu->mem_base + gva;
+}
+
+#define DEFINE_MEM_ACCESS(bits)                                                            \
+	static inline uint##bits##_t mem_read##bits(struct vcpu *cpu, uint64_t gva)         \
+	{                                                                                   \
+		uint##bits##_t v;                                                           \
+		memcpy(&v, gva_ptr(cpu, gva, bits / 8, 0), bits / 8);                       \
+		return v;                                                                   \
+	}                                                                                   \
+	static inline void mem_write##bits(struct vcpu *cpu, uint64_t gva, uint##bits##_t v) \
+	{                                                                                   \
+		memcpy(gva_ptr(cpu, gva, bits / 8, 1), &v, bits / 8);                       \
+	}
+DEFINE_MEM_ACCESS(8)
+DEFINE_MEM_ACCESS(16)
+DEFINE_MEM_ACCESS(32)
+DEFINE_MEM_ACCESS(64)
+#undef DEFINE_MEM_ACCESS
+
+static inline void mem_read(struct vcpu *cpu, uint64_t gva, void *dst, unsigned len)
+{
+	memcpy(dst, gva_ptr(cpu, gva, len, 0), len);
+}
+static inline void mem_write(struct vcpu *cpu, uint64_t gva, const void *src, unsigned len)
+{
+	memcpy(gva_ptr(cpu, gva, len, 1), src, len);
+}
+
+/* Read/write @size (1,2,4,8) bytes, zero-extended. */
+static inline uint64_t mem_read_sz(struct vcpu *cpu, uint64_t gva, unsigned size)
+{
+	switch (size) {
+	case 1: return mem_read8(cpu, gva);
+	case 2: return mem_read16(cpu, gva);
+	case 4: return mem_read32(cpu, gva);
+	default: return mem_read64(cpu, gva);
+	}
+}
+static inline void mem_write_sz(struct vcpu *cpu, uint64_t gva, uint64_t v, unsigned size)
+{
+	switch (size) {
+	case 1: mem_write8(cpu, gva, (uint8_t)v); break;
+	case 2: mem_write16(cpu, gva, (uint16_t)v); break;
+	case 4: mem_write32(cpu, gva, (uint32_t)v); break;
+	default: mem_write64(cpu, gva, v); break;
+	}
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Operand access. */
+
+static inline uint64_t size_mask(unsigned size)
+{
+	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+static inline uint64_t sign_bit(unsigned size)
+{
+	return 1ULL << (size * 8 - 1);
+}
+static inline int64_t sext(uint64_t v, unsigned size)
+{
+	unsigned sh = 64 - size * 8;
+	return (int64_t)(v << sh) >> sh;
+}
+
+/* Effective address of a memory operand (Intel SDM Vol. 1 3.7.5), segment base included. */
+static inline uint64_t op_ea(const struct vcpu *cpu, const struct insn *in, const struct operand *o)
+{
+	uint64_t ea = (uint64_t)o->disp;
+	if (o->base != REG_NONE)
+		ea += cpu->gpr[o->base];
+	if (o->index != REG_NONE)
+		ea += cpu->gpr[o->index] * o->scale;
+	if (unlikely(in->flags & INSN_ASIZE32))
+		ea = (uint32_t)ea;
+	if (unlikely(o->seg))
+		ea += o->seg == SEG_FS ? cpu->fs_base : cpu->gs_base;
+	return ea;
+}
+
+static inline uint64_t gpr_read(const struct vcpu *cpu, const struct operand *o)
+{
+	if (unlikely(o->hi8))
+		return (cpu->gpr[o->reg] >> 8) & 0xff;
+	return cpu->gpr[o->reg] & size_mask(o->size);
+}
+
+/* Register write with x86-64 rules: 32-bit writes zero-extend, 8/16-bit writes merge. */
+static inline void gpr_write(struct vcpu *cpu, const struct operand *o, uint64_t v)
+{
+	uint64_t *r = &cpu->gpr[o->reg];
+	switch (o->size) {
+	case 1:
+		if (o->hi8)
+			*r = (*r & ~0xff00ULL) | ((v & 0xff) << 8);
+		else
+			*r = (*r & ~0xffULL) | (v & 0xff);
+		break;
+	case 2: *r = (*r & ~0xffffULL) | (v & 0xffff); break;
+	case 4: *r = (uint32_t)v; break;
+	default: *r = v; break;
+	}
+}
+
+/* Write a full GPR by index with operand size @size (same rules as gpr_write). */
+static inline void gpr_set(struct vcpu *cpu, unsigned reg, unsigned size, uint64_t v)
+{
+	struct operand o = { .kind = OPK_GPR, .size = (uint8_t)size, .reg = (uint8_t)reg };
+	gpr_write(cpu, &o, v);
+}
+
+/* Value of an integer operand (GPR, memory, immediate) zero-extended to 64 bits. */
+static inline uint64_t op_read(struct vcpu *cpu, const struct insn *in, int i)
+{
+	const struct operand *o = &in->op[i];
+	switch (o->kind) {
+	case OPK_GPR: return gpr_read(cpu, o);
+	case OPK_MEM: return mem_read_sz(cpu, op_ea(cpu, in, o), o->size);
+	case OPK_IMM: return (uint64_t)o->disp & size_mask(o->size);
+	default: cpu_ud(cpu);
+	}
+}
+
+static inline void op_write(struct vcpu *cpu, const struct insn *in, int i, uint64_t v)
+{
+	const struct operand *o = &in->op[i];
+	switch (o->kind) {
+	case OPK_GPR: gpr_write(cpu, o, v); break;
+	case OPK_MEM: mem_write_sz(cpu, op_ea(cpu, in, o), v, o->size); break;
+	default: cpu_ud(cpu);
+	}
+}
+
+/* Host pointer to an XMM register or 16-byte-or-less memory operand (read side). For memory,
+ * the bytes are copied into @tmp (size o->size) and tmp is returned. */
+static inline const union xmm_reg *op_xmm_src(struct vcpu *cpu, const struct insn *in, int i,
+					       union xmm_reg *tmp)
+{
+	const struct operand *o = &in->op[i];
+	if (o->kind == OPK_XMM)
+		return &cpu->xmm[o->reg];
+	if (o->kind == OPK_MEM) {
+		memset(tmp, 0, sizeof(*tmp));
+		mem_read(cpu, op_ea(cpu, in, o), tmp, o->size);
+		return tmp;
+	}
+	cpu_ud(cpu);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Flags (Intel SDM Vol. 1 3.4.3.1, Appendix B). All helpers take operand size in bytes. */
+
+static inline uint64_t flags_szp(uint64_t res, unsigned size)
+{
+	uint64_t f = 0;
+	res &= size_mask(size);
+	if (res == 0)
+		f |= FLAG_ZF;
+	if (res & sign_bit(size))
+		f |= FLAG_SF;
+	if (!__builtin_parity((unsigned)(res & 0xff)))
+		f |= FLAG_PF;
+	return f;
+}
+
+static inline void set_flags(struct vcpu *cpu, uint64_t mask, uint64_t f)
+{
+	cpu->rflags = (cpu->rflags & ~mask) | (f & mask);
+}
+
+/* res = a + b + carry_in */
+static inline uint64_t flags_add(uint64_t a, uint64_t b, uint64_t res, unsigned size)
+{
+	uint64_t m = size_mask(size), sb = sign_bit(size);
+	uint64_t f = flags_szp(res, size);
+	a &= m; b &= m; res &= m;
+	f |= (((a & b) | ((a | b) & ~res)) & sb) ? FLAG_CF : 0;
+	f |= ((a ^ b ^ res) & 0x10) ? FLAG_AF : 0;
+	f |= ((~(a ^ b) & (a ^ res)) & sb) ? FLAG_OF : 0;
+	return f;
+}
+
+/* res = a - b - borrow_in */
+static inline uint64_t flags_sub(uint64_t a, uint64_t b, uint64_t res, unsigned size)
+{
+	uint64_t m = size_mask(size), sb = sign_bit(size);
+	uint64_t f = flags_szp(res, size);
+	a &= m; b &= m; res &= m;
+	f |= (((~a & b) | ((~a | b) & res)) & sb) ? FLAG_CF : 0;
+	f |= ((a ^ b ^ res) & 0x10) ? FLAG_AF : 0;
+	f |= (((a ^ b) & (a ^ res)) & sb) ? FLAG_OF : 0;
+	return f;
+}
+
+/* AND/OR/XOR/TEST: CF=OF=0, AF undefined (we clear it, as current Intel/AMD cores do) */
+static inline uint64_t flags_logic(uint64_t res, unsigned size)
+{
+	return flags_szp(res, size);
+}
+
+/* Condition codes (SDM Vol. 1 Appendix B), cc = low nibble of the Jcc/SETcc/CMOVcc opcode. */
+static inline int cond_true(const struct vcpu *cpu, unsigned cc)
+{
+	uint64_t f = cpu->rflags;
+	int r;
+	switch (cc >> 1) {
+	case 0: r = !!(f & FLAG_OF); break;
+	case 1: r = !!(f & FLAG_CF); break;
+	case 2: r = !!(f & FLAG_ZF); break;
+	case 3: r = !!(f & (FLAG_CF | FLAG_ZF)); break;
+	case 4: r = !!(f & FLAG_SF); break;
+	case 5: r = !!(f & FLAG_PF); break;
+	case 6: r = !!(f & FLAG_SF) != !!(f & FLAG_OF); break;
+	default: r = (f & FLAG_ZF) || (!!(f & FLAG_SF) != !!(f & FLAG_OF)); break;
+	}
+	return r ^ (int)(cc & 1);
+}
+
+/* Stack helpers (64-bit mode, SS base 0). Push writes before RSP changes so a fault leaves RSP. */
+static inline void cpu_push(struct vcpu *cpu, uint64_t v, unsigned size)
+{
+	uint64_t rsp = cpu->gpr[R_RSP] - size;
+	mem_write_sz(cpu, rsp, v, size);
+	cpu->gpr[R_RSP] = rsp;
+}
+static inline uint64_t cpu_pop(struct vcpu *cpu, unsigned size)
+{
+	uint64_t v = mem_read_sz(cpu, cpu->gpr[R_RSP], size);
+	cpu->gpr[R_RSP] += size;
+	return v;
+}
+
+/* CPUID as implemented: leaf/subleaf -> eax..edx (cpuid.c). */
+void cpu_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+/* Decoder/cache (decode.c) */
+struct block_cache *block_cache_create(struct guest_mem *mem);
+struct block *block_lookup(struct vcpu *cpu, uint64_t gva);
+void block_cache_invalidate_page(struct block_cache *bc, uint64_t page_gva);
+/* Decode one instruction at @gva into @out for tests/traces. 0 or -errno. */
+int cpu_decode_one(const uint8_t *bytes, size_t len, uint64_t gva, struct insn *out);
+/* Format the instruction at @bytes (Intel syntax) into @buf, for --trace. */
+void cpu_disasm(const uint8_t *bytes, size_t len, uint64_t gva, char *buf, size_t buflen);
+
+#endif
