@@ -40,6 +40,8 @@ enum {
 	EXC_DE = 0, EXC_DB = 1, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6, EXC_NM = 7,
 	EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14,
 	EXC_MF = 16, EXC_AC = 17, EXC_MC = 18, EXC_XM = 19,
+	/* not an x86 vector: access to a file mapping past its end (Linux: SIGBUS BUS_ADRERR) */
+	EXC_HOST_SIGBUS = 256,
 };
 
 /* #PF error code bits, Intel SDM Vol. 3A 4.7 */
@@ -109,6 +111,9 @@ struct vcpu {
 	uint32_t exc_error;
 	uint64_t exc_addr;             /* CR2-like: faulting GVA for #PF, 0 otherwise */
 	bool in_run;
+	int cache_locked;              /* decoder holds the block-cache lock (unwind must drop it) */
+	int exit_reason;               /* set by cpu_exit_after() */
+	struct block **jcache;         /* per-vCPU direct-mapped cache: GVA -> block */
 	jmp_buf unwind;                /* exceptions longjmp here; see docs/architecture.md */
 	uint64_t nr_insns;             /* retired instruction count (approximate: per block) */
 	void *opaque;                  /* owner's context (user-mode thread) */
@@ -120,6 +125,17 @@ struct vcpu {
  * Not thread-safe for the same @cpu.
  */
 void vcpu_init(struct vcpu *cpu, struct guest_mem *mem, struct block_cache *cache);
+
+/*
+ * block_cache_create - the decode cache shared by all vCPUs of one address space @mem
+ * (registers itself as @mem's code invalidator). NULL on allocation failure.
+ */
+struct block_cache *block_cache_create(struct guest_mem *mem);
+/* block_cache_fork_child - re-initialise locks in the child after fork(2). */
+void block_cache_fork_child(struct block_cache *bc);
+
+/* vcpu_destroy - free what vcpu_init allocated (not @cpu itself). */
+void vcpu_destroy(struct vcpu *cpu);
 
 /*
  * vcpu_run - execute guest instructions from cpu->rip until an exit (enum vcpu_exit).

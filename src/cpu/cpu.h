@@ -361,7 +361,7 @@ static inline uint64_t cpu_pop(struct vcpu *cpu, unsigned size)
 void cpu_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 
 /* Decoder/cache (decode.c) */
-struct block_cache *block_cache_create(struct guest_mem *mem);
+void block_cache_unlock_after_fault(struct vcpu *cpu);
 struct block *block_lookup(struct vcpu *cpu, uint64_t gva);
 void block_cache_invalidate_page(struct block_cache *bc, uint64_t page_gva);
 /* Decode one instruction at @gva into @out for tests/traces. 0 or -errno. */

@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Decoder and decode cache: guest code is decoded once with Zydis into struct insn, grouped in
+ * basic blocks keyed by guest address. Blocks are indexed by the pages they cover so that a write
+ * to guest code (mem.c detects it) invalidates exactly what was decoded from that page.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cpu.h"
+#include "omnivisor/memory.h"
+
+#define BLOCK_MAX_INSNS 64
+#define HASH_BITS 16
+#define PAGE_HASH_BITS 12
+
+struct page_blocks {
+	uint64_t page;
+	struct page_blocks *next;
+	uint32_t nr, cap;
+	struct block **blocks;
+};
+
+struct block_cache {
+	pthread_mutex_t lock;
+	struct guest_mem *mem;
+	struct block *hash[1u << HASH_BITS];
+	struct page_blocks *pages[1u << PAGE_HASH_BITS];
+	struct block *retired; /* invalidated blocks: other vCPUs may still be inside them */
+	uint64_t nr_blocks, nr_invalidated;
+};
+
+static ZydisDecoder decoder;
+static insn_fn handlers[ZYDIS_MNEMONIC_MAX_VALUE + 1];
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void op_undefined(struct vcpu *cpu, const struct insn *in)
+{
+	cpu_ud(cpu);
+}
+
+static void decoder_init(void)
+{
+	static const struct insn_entry *const tables[] = {
+		alu_insns, shift_insns, muldiv_insns, bitops_insns, string_insns, control_insns,
+		datamov_insns, system_insns, x87_insns, sse_insns, sse4_insns, mmx_insns,
+	};
+	ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (const struct insn_entry *e = tables[t]; e->fn; e++)
+			handlers[e->mnemonic] = e->fn;
+}
+
+/* Map a Zydis GPR to (index, hi8). Returns -1 if @r is not a general-purpose register. */
+static int gpr_index(ZydisRegister r, uint8_t *hi8)
+{
+	*hi8 = 0;
+	if (r >= ZYDIS_REGISTER_AL && r <= ZYDIS_REGISTER_BL)
+		return r - ZYDIS_REGISTER_AL;
+	if (r >= ZYDIS_REGISTER_AH && r <= ZYDIS_REGISTER_BH) {
+		*hi8 = 1;
+		return r - ZYDIS_REGISTER_AH;
+	}
+	if (r >= ZYDIS_REGISTER_SPL && r <= ZYDIS_REGISTER_DIL)
+		return 4 + (r - ZYDIS_REGISTER_SPL);
+	if (r >= ZYDIS_REGISTER_R8B && r <= ZYDIS_REGISTER_R15B)
+		return 8 + (r - ZYDIS_REGISTER_R8B);
+	switch (ZydisRegisterGetClass(r)) {
+	case ZYDIS_REGCLASS_GPR16:
+	case ZYDIS_REGCLASS_GPR32:
+	case ZYDIS_REGCLASS_GPR64:
+		return ZydisRegisterGetId(r);
+	default:
+		return -1;
+	}
+}
+
+static uint8_t mem_reg(ZydisRegister r)
+{
+	uint8_t hi8;
+	int i;
+	if (r == ZYDIS_REGISTER_NONE)
+		return REG_NONE;
+	i = gpr_index(r, &hi8);
+	return i < 0 ? REG_NONE : (uint8_t)i;
+}
+
+static void convert_operand(const ZydisDecodedInstruction *zi, const ZydisDecodedOperand *zo,
+			    uint64_t next_rip, struct operand *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->base = o->index = REG_NONE;
+	o->size = (uint8_t)(zo->size / 8);
+	switch (zo->type) {
+	case ZYDIS_OPERAND_TYPE_REGISTER: {
+		ZydisRegister r = zo->reg.value;
+		int i = gpr_index(r, &o->hi8);
+		if (i >= 0) {
+			o->kind = OPK_GPR;
+			o->reg = (uint8_t)i;
+			break;
+		}
+		switch (ZydisRegisterGetClass(r)) {
+		case ZYDIS_REGCLASS_XMM:
+			o->kind = OPK_XMM;
+			o->reg = (uint8_t)ZydisRegisterGetId(r);
+			o->size = 16;
+			break;
+		case ZYDIS_REGCLASS_MMX:
+			o->kind = OPK_MMX;
+			o->reg = (uint8_t)ZydisRegisterGetId(r);
+			o->size = 8;
+			break;
+		case ZYDIS_REGCLASS_X87:
+			o->kind = OPK_ST;
+			o->reg = (uint8_t)ZydisRegisterGetId(r);
+			o->size = 10;
+			break;
+		case ZYDIS_REGCLASS_SEGMENT:
+			o->kind = OPK_SEG;
+			o->reg = (uint8_t)(r - ZYDIS_REGISTER_ES);
+			break;
+		default:
+			o->kind = OPK_OTHER;
+			o->reg = (uint8_t)ZydisRegisterGetId(r);
+			break;
+		}
+		break;
+	}
+	case ZYDIS_OPERAND_TYPE_MEMORY:
+		o->kind = OPK_MEM;
+		o->scale = zo->mem.scale ? zo->mem.scale : 1;
+		o->disp = zo->mem.disp.value;
+		if (zo->mem.segment == ZYDIS_REGISTER_FS)
+			o->seg = SEG_FS;
+		else if (zo->mem.segment == ZYDIS_REGISTER_GS)
+			o->seg = SEG_GS;
+		if (zo->mem.base == ZYDIS_REGISTER_RIP) {
+			o->disp += (int64_t)next_rip;
+		} else if (zo->mem.base == ZYDIS_REGISTER_EIP) {
+			o->disp = (uint32_t)(o->disp + (int64_t)next_rip);
+		} else {
+			o->base = mem_reg(zo->mem.base);
+		}
+		o->index = mem_reg(zo->mem.index);
+		break;
+	case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+		o->kind = OPK_IMM;
+		if (zo->imm.is_relative) {
+			uint64_t t = next_rip + zo->imm.value.u;
+			if (zi->operand_width == 16)
+				t &= 0xffff; /* 66-prefixed near branch truncates EIP (SDM Vol. 2 JMP) */
+			else if (zi->operand_width == 32 && zi->address_width == 32)
+				t = (uint32_t)t;
+			o->disp = (int64_t)t;
+			o->size = 8;
+		} else {
+			o->disp = zo->imm.is_signed ? zo->imm.value.s : (int64_t)zo->imm.value.u;
+			if (!o->size)
+				o->size = 8;
+		}
+		break;
+	default:
+		o->kind = OPK_OTHER;
+		break;
+	}
+}
+
+/* Does the instruction end a block (writes RIP, or leaves the CPU loop)? */
+static int ends_block(const ZydisDecodedInstruction *zi, const ZydisDecodedOperand *ops)
+{
+	for (unsigned i = 0; i < zi->operand_count; i++)
+		if (ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    (ops[i].reg.value == ZYDIS_REGISTER_RIP || ops[i].reg.value == ZYDIS_REGISTER_EIP) &&
+		    (ops[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
+			return 1;
+	switch (zi->meta.category) {
+	case ZYDIS_CATEGORY_COND_BR:
+	case ZYDIS_CATEGORY_UNCOND_BR:
+	case ZYDIS_CATEGORY_CALL:
+	case ZYDIS_CATEGORY_RET:
+	case ZYDIS_CATEGORY_SYSCALL:
+	case ZYDIS_CATEGORY_INTERRUPT:
+	case ZYDIS_CATEGORY_SYSTEM:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void fill_insn(const ZydisDecodedInstruction *zi, const ZydisDecodedOperand *ops,
+		      uint64_t gva, struct insn *in)
+{
+	uint64_t next = gva + zi->length;
+	memset(in, 0, sizeof(*in));
+	in->mnemonic = (uint16_t)zi->mnemonic;
+	in->len = zi->length;
+	in->opsize = (uint8_t)(zi->operand_width / 8);
+	in->opcode = zi->opcode;
+	in->nops = zi->operand_count_visible > 4 ? 4 : zi->operand_count_visible;
+	for (unsigned i = 0; i < in->nops; i++)
+		convert_operand(zi, &ops[i], next, &in->op[i]);
+	if (zi->attributes & ZYDIS_ATTRIB_HAS_LOCK)
+		in->flags |= INSN_LOCK;
+	if (zi->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE))
+		in->flags |= INSN_REP;
+	if (zi->attributes & ZYDIS_ATTRIB_HAS_REPNE)
+		in->flags |= INSN_REPNE;
+	if (zi->address_width == 32)
+		in->flags |= INSN_ASIZE32;
+	if (zi->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_FS)
+		in->seg = SEG_FS;
+	else if (zi->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_GS)
+		in->seg = SEG_GS;
+	if (zi->attributes & ZYDIS_ATTRIB_HAS_OPERANDSIZE)
+		in->mandatory = 0x66;
+	if (zi->attributes & ZYDIS_ATTRIB_HAS_REPNE)
+		in->mandatory = 0xf2;
+	if (zi->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE))
+		in->mandatory = 0xf3;
+	in->fn = handlers[zi->mnemonic] ? handlers[zi->mnemonic] : op_undefined;
+	if (ends_block(zi, ops) || in->fn == op_undefined)
+		in->flags |= INSN_END;
+}
+
+int cpu_decode_one(const uint8_t *bytes, size_t len, uint64_t gva, struct insn *out)
+{
+	ZydisDecodedInstruction zi;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	pthread_once(&init_once, decoder_init);
+	if (ZYAN_FAILED(ZydisDecoderDecodeFull(&decoder, bytes, len, &zi, ops)))
+		return -EINVAL;
+	fill_insn(&zi, ops, gva, out);
+	return 0;
+}
+
+void cpu_disasm(const uint8_t *bytes, size_t len, uint64_t gva, char *buf, size_t buflen)
+{
+	ZydisDisassembledInstruction di;
+	if (ZYAN_SUCCESS(ZydisDisassembleIntel(ZYDIS_MACHINE_MODE_LONG_64, gva, bytes, len, &di)))
+		snprintf(buf, buflen, "%s", di.text);
+	else
+		snprintf(buf, buflen, "(bad)");
+}
+
+static void cache_invalidator(void *opaque, uint64_t page)
+{
+	block_cache_invalidate_page(opaque, page);
+}
+
+struct block_cache *block_cache_create(struct guest_mem *mem)
+{
+	struct block_cache *bc = calloc(1, sizeof(*bc));
+	if (!bc)
+		return NULL;
+	pthread_once(&init_once, decoder_init);
+	pthread_mutex_init(&bc->lock, NULL);
+	bc->mem = mem;
+	mem_set_code_invalidator(mem, cache_invalidator, bc);
+	return bc;
+}
+
+static unsigned hash_gva(uint64_t gva)
+{
+	return (unsigned)((gva * 0x9E3779B97F4A7C15ULL) >> (64 - HASH_BITS));
+}
+
+static struct page_blocks **page_slot(struct block_cache *bc, uint64_t page)
+{
+	unsigned h = (unsigned)((page >> 12) * 0x9E3779B97F4A7C15ULL >> (64 - PAGE_HASH_BITS));
+	struct page_blocks **pp = &bc->pages[h];
+	while (*pp && (*pp)->page != page)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void page_add(struct block_cache *bc, uint64_t page, struct block *b)
+{
+	struct page_blocks **pp = page_slot(bc, page), *p = *pp;
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			abort();
+		p->page = page;
+		*pp = p;
+	}
+	if (p->nr == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 8;
+		p->blocks = realloc(p->blocks, p->cap * sizeof(*p->blocks));
+		if (!p->blocks)
+			abort();
+	}
+	p->blocks[p->nr++] = b;
+}
+
+static void hash_remove(struct block_cache *bc, struct block *b)
+{
+	struct block **pp = &bc->hash[hash_gva(b->gva)];
+	while (*pp && *pp != b)
+		pp = &(*pp)->hash_next;
+	if (*pp)
+		*pp = b->hash_next;
+}
+
+void block_cache_invalidate_page(struct block_cache *bc, uint64_t page)
+{
+	struct page_blocks **pp, *p;
+	pthread_mutex_lock(&bc->lock);
+	pp = page_slot(bc, page & GUEST_PAGE_MASK);
+	p = *pp;
+	if (p) {
+		for (uint32_t i = 0; i < p->nr; i++) {
+			struct block *b = p->blocks[i];
+			if (!b->valid)
+				continue;
+			b->valid = 0;
+			hash_remove(bc, b);
+			/* Kept, never freed: another vCPU thread may be executing it right now. */
+			b->page_next = bc->retired;
+			bc->retired = b;
+			bc->nr_invalidated++;
+		}
+		*pp = p->next;
+		free(p->blocks);
+		free(p);
+	}
+	pthread_mutex_unlock(&bc->lock);
+}
+
+/* Raise the fault for fetching code at @gva (not executable or not mapped). */
+__attribute__((noreturn)) static void fetch_fault(struct vcpu *cpu, uint64_t gva)
+{
+	if (!is_canonical(gva))
+		cpu_raise(cpu, EXC_GP, 0, 0);
+	cpu_raise(cpu, EXC_PF,
+		  PFEC_I | PFEC_U | (mem_prot(cpu->mem, gva) >= 0 ? PFEC_P : 0), gva);
+}
+
+static int page_executable(struct vcpu *cpu, uint64_t gva)
+{
+	int prot;
+	if (gva >= cpu->mem_limit)
+		return 0;
+	prot = mem_prot(cpu->mem, gva);
+	return prot >= 0 && (prot & GPROT_EXEC);
+}
+
+static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_t gva)
+{
+	struct insn buf[BLOCK_MAX_INSNS];
+	uint64_t pc = gva, first_page = gva & GUEST_PAGE_MASK, last_page;
+	uint32_t n = 0;
+	struct block *b;
+
+	if (!page_executable(cpu, gva))
+		fetch_fault(cpu, gva);
+	while (n < BLOCK_MAX_INSNS) {
+		ZydisDecodedInstruction zi;
+		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+		uint64_t avail = GUEST_PAGE_SIZE - (pc & ~GUEST_PAGE_MASK);
+		uint8_t bytes[16];
+		ZyanStatus st;
+
+		if (avail < 15 && page_executable(cpu, (pc & GUEST_PAGE_MASK) + GUEST_PAGE_SIZE))
+			avail = 15;
+		if (avail > 15)
+			avail = 15;
+		memcpy(bytes, cpu->mem_base + pc, avail);
+		st = ZydisDecoderDecodeFull(&decoder, bytes, avail, &zi, ops);
+		if (st == ZYDIS_STATUS_NO_MORE_DATA) {
+			if (n)
+				break; /* let the next block raise the fetch fault */
+			fetch_fault(cpu, (pc & GUEST_PAGE_MASK) + GUEST_PAGE_SIZE);
+		}
+		if (ZYAN_FAILED(st)) {
+			memset(&buf[n], 0, sizeof(buf[n]));
+			buf[n].fn = op_undefined;
+			buf[n].len = 1;
+			buf[n].flags = INSN_END;
+			n++;
+			break;
+		}
+		fill_insn(&zi, ops, pc, &buf[n]);
+		pc += zi.length;
+		if (buf[n++].flags & INSN_END)
+			break;
+		if ((pc & GUEST_PAGE_MASK) != first_page)
+			break;
+	}
+	b = malloc(sizeof(*b) + n * sizeof(struct insn));
+	if (!b)
+		abort();
+	b->gva = gva;
+	b->nr = n;
+	memcpy(b->insns, buf, n * sizeof(struct insn));
+	b->end = gva;
+	for (uint32_t i = 0; i < n; i++)
+		b->end += buf[i].len;
+	b->valid = 1;
+	b->page_next = NULL;
+	last_page = (b->end - 1) & GUEST_PAGE_MASK;
+	b->hash_next = bc->hash[hash_gva(gva)];
+	bc->hash[hash_gva(gva)] = b;
+	page_add(bc, first_page, b);
+	mem_protect_code_page(cpu->mem, first_page);
+	if (last_page != first_page) {
+		page_add(bc, last_page, b);
+		mem_protect_code_page(cpu->mem, last_page);
+	}
+	bc->nr_blocks++;
+	return b;
+}
+
+struct block *block_lookup(struct vcpu *cpu, uint64_t gva)
+{
+	struct block_cache *bc = cpu->cache;
+	struct block *b;
+
+	pthread_mutex_lock(&bc->lock);
+	for (b = bc->hash[hash_gva(gva)]; b; b = b->hash_next)
+		if (b->gva == gva)
+			break;
+	if (!b) {
+		/* translate() may raise a fetch fault: drop the lock via the unwind path. */
+		cpu->cache_locked = 1;
+		b = translate(cpu, bc, gva);
+		cpu->cache_locked = 0;
+	}
+	pthread_mutex_unlock(&bc->lock);
+	return b;
+}
+
+void block_cache_unlock_after_fault(struct vcpu *cpu)
+{
+	if (cpu->cache_locked) {
+		cpu->cache_locked = 0;
+		pthread_mutex_unlock(&cpu->cache->lock);
+	}
+}
+
+void block_cache_fork_child(struct block_cache *bc)
+{
+	pthread_mutex_init(&bc->lock, NULL);
+}

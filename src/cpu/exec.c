@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vCPU loop: look up the decoded block for RIP, run its instructions through their handlers,
+ * and unwind with longjmp when an instruction raises an exception (see docs/architecture.md).
+ */
+#include <stdlib.h>
+
+#include "cpu.h"
+#include "omnivisor/memory.h"
+
+#define JCACHE_SIZE 4096
+
+static unsigned jcache_index(uint64_t gva)
+{
+	return (unsigned)((gva ^ (gva >> 12)) & (JCACHE_SIZE - 1));
+}
+
+void vcpu_init(struct vcpu *cpu, struct guest_mem *mem, struct block_cache *cache)
+{
+	memset(cpu, 0, sizeof(*cpu));
+	cpu->rflags = 0x202;
+	cpu->mxcsr = 0x1f80;
+	cpu->fpu.fcw = 0x37f;
+	cpu->mem = mem;
+	cpu->cache = cache;
+	if (mem) {
+		cpu->mem_base = mem_base(mem);
+		cpu->mem_limit = mem_limit(mem);
+	}
+	cpu->jcache = calloc(JCACHE_SIZE, sizeof(*cpu->jcache));
+	if (!cpu->jcache)
+		abort();
+}
+
+void vcpu_destroy(struct vcpu *cpu)
+{
+	free(cpu->jcache);
+	cpu->jcache = NULL;
+}
+
+void cpu_raise(struct vcpu *cpu, int vector, uint32_t error, uint64_t addr)
+{
+	cpu->exc_vector = vector;
+	cpu->exc_error = error;
+	cpu->exc_addr = addr;
+	/* Faults report the instruction's own address; INT3/INTO are traps (SDM Vol. 3A 6.5). */
+	if (cpu->cur && vector != EXC_BP && vector != EXC_OF)
+		cpu->rip -= cpu->cur->len;
+	longjmp(cpu->unwind, VCPU_EXIT_EXCEPTION);
+}
+
+void cpu_bad_address(struct vcpu *cpu, uint64_t gva, int write)
+{
+	if (!is_canonical(gva))
+		cpu_raise(cpu, EXC_GP, 0, 0);
+	cpu_raise(cpu, EXC_PF, PFEC_U | (write ? PFEC_W : 0), gva);
+}
+
+void cpu_exit_after(struct vcpu *cpu, int reason)
+{
+	cpu->exit_reason = reason;
+	__atomic_or_fetch(&cpu->exit_request, 2, __ATOMIC_RELAXED);
+}
+
+int vcpu_run(struct vcpu *cpu)
+{
+	int r;
+
+	mem_set_current_vcpu(cpu);
+	cpu->cur = NULL;
+	r = setjmp(cpu->unwind);
+	if (r) {
+		cpu->in_run = false;
+		block_cache_unlock_after_fault(cpu);
+		cpu->cur = NULL;
+		return r;
+	}
+	cpu->in_run = true;
+	for (;;) {
+		const struct insn *in, *end;
+		struct block *b, **slot;
+
+		if (unlikely(cpu->exit_request)) {
+			int req = __atomic_exchange_n(&cpu->exit_request, 0, __ATOMIC_ACQUIRE);
+			if (cpu->exit_reason) {
+				r = cpu->exit_reason;
+				cpu->exit_reason = 0;
+				break;
+			}
+			if (req & 1) {
+				r = VCPU_EXIT_KICK;
+				break;
+			}
+		}
+		slot = &cpu->jcache[jcache_index(cpu->rip)];
+		b = *slot;
+		if (unlikely(!b || b->gva != cpu->rip || !b->valid)) {
+			cpu->cur = NULL;
+			b = block_lookup(cpu, cpu->rip);
+			*slot = b;
+		}
+		in = b->insns;
+		end = in + b->nr;
+		do {
+			cpu->cur = in;
+			cpu->rip += in->len;
+			in->fn(cpu, in);
+		} while (++in < end && likely(!cpu->exit_request));
+		cpu->nr_insns += (uint64_t)(in - b->insns);
+	}
+	cpu->in_run = false;
+	cpu->cur = NULL;
+	return r;
+}
