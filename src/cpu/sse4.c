@@ -1,7 +1,940 @@
 /* SPDX-License-Identifier: MIT */
-/* sse4 instructions. */
+/*
+ * SSE3, SSSE3, SSE4.1, SSE4.2 and POPCNT (Intel SDM Vol. 1 ch. 12, Vol. 2 instruction pages).
+ *
+ * Integer forms are computed in C. Floating-point forms (ADDSUB, HADD/HSUB, ROUND, DP) run the
+ * same instruction on the host's SSE unit with the guest's MXCSR loaded (exceptions masked),
+ * so results, rounding, DAZ/FTZ and the MXCSR flags are exactly the hardware's; an unmasked
+ * guest exception is then raised as #XM before anything is written (SDM Vol. 1 11.5).
+ *
+ * SSSE3 instructions exist in an MMX form (64-bit, MMn = mantissa of x87 R_n) and an XMM form;
+ * one handler serves both, selected by the destination operand kind.
+ */
 #include "cpu.h"
 
+/* ---------------------------------------------------------------------------------------- */
+/* Operand helpers */
+
+static inline uint8_t imm8(const struct insn *in, int i)
+{
+	return (uint8_t)in->op[i].disp;
+}
+
+/*
+ * Source XMM operand for a legacy-SSE instruction: 16-byte memory operands must be aligned
+ * (SDM Vol. 1 12.1: #GP(0) otherwise); smaller memory operands are read zero-padded.
+ */
+static inline const union xmm_reg *xsrc(struct vcpu *cpu, const struct insn *in, int i,
+					union xmm_reg *tmp)
+{
+	const struct operand *o = &in->op[i];
+	uint64_t ea;
+	if (likely(o->kind == OPK_XMM))
+		return &cpu->xmm[o->reg];
+	if (unlikely(o->kind != OPK_MEM))
+		cpu_ud(cpu);
+	ea = op_ea(cpu, in, o);
+	if (o->size >= 16) {
+		if (unlikely(ea & 15))
+			cpu_gp0(cpu);
+		mem_read(cpu, ea, tmp, 16);
+	} else {
+		tmp->q[0] = tmp->q[1] = 0;
+		mem_read(cpu, ea, tmp, o->size);
+	}
+	return tmp;
+}
+
+/* Same, without the alignment requirement (LDDQU, PCMPxSTRx). */
+static inline const union xmm_reg *xsrc_u(struct vcpu *cpu, const struct insn *in, int i,
+					  union xmm_reg *tmp)
+{
+	const struct operand *o = &in->op[i];
+	if (likely(o->kind == OPK_XMM))
+		return &cpu->xmm[o->reg];
+	if (unlikely(o->kind != OPK_MEM))
+		cpu_ud(cpu);
+	tmp->q[0] = tmp->q[1] = 0;
+	mem_read(cpu, op_ea(cpu, in, o), tmp, o->size > 16 ? 16 : o->size);
+	return tmp;
+}
+
+static inline union xmm_reg *xdst(struct vcpu *cpu, const struct insn *in)
+{
+	if (unlikely(in->op[0].kind != OPK_XMM))
+		cpu_ud(cpu);
+	return &cpu->xmm[in->op[0].reg];
+}
+
+/* MMX source: MMn or m64 (no alignment requirement). */
+static inline uint64_t mmx_src(struct vcpu *cpu, const struct insn *in, int i)
+{
+	const struct operand *o = &in->op[i];
+	if (o->kind == OPK_MMX)
+		return cpu->fpu.st[o->reg].m.mant;
+	if (o->kind == OPK_MEM)
+		return mem_read64(cpu, op_ea(cpu, in, o));
+	cpu_ud(cpu);
+}
+
+/* Every MMX instruction (but EMMS) sets TOP=0 and tags all registers valid (SDM Vol. 1 9.5.1). */
+static inline void mmx_enter(struct vcpu *cpu)
+{
+	cpu->fpu.top = 0;
+	cpu->fpu.ftw = 0xff;
+}
+
+/* Writing MMn sets the exponent/sign field of R_n to all ones (SDM Vol. 1 9.5.1). */
+static inline void mmx_set(struct vcpu *cpu, unsigned reg, uint64_t v)
+{
+	cpu->fpu.st[reg].m.mant = v;
+	cpu->fpu.st[reg].m.sexp = 0xffff;
+	mmx_enter(cpu);
+}
+
+static inline int16_t sat16(int32_t v)
+{
+	return v > 32767 ? 32767 : v < -32768 ? -32768 : (int16_t)v;
+}
+
+static inline uint16_t satu16(int32_t v)
+{
+	return v > 65535 ? 65535 : v < 0 ? 0 : (uint16_t)v;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Host SSE execution for floating-point forms */
+
+typedef float v4sf __attribute__((vector_size(16)));
+
+#define MXCSR_FLAGS 0x3fu
+#define MXCSR_MASKS 0x1f80u
+
+/* The MXCSR the host runs with: guest controls, all exceptions masked, flags clear. */
+static inline uint32_t host_mxcsr(const struct vcpu *cpu)
+{
+	return (cpu->mxcsr | MXCSR_MASKS) & ~MXCSR_FLAGS;
+}
+
+/*
+ * Merge the exception flags @f raised by a host-executed instruction into the guest MXCSR.
+ * If one of them is unmasked in the guest, deliver #XM (SDM Vol. 1 11.5.1): when an unmasked
+ * pre-computation exception (IE, DE, ZE) occurred only those are reported, otherwise all.
+ * Must be called before the destination is written.
+ */
+static inline void fp_flags(struct vcpu *cpu, uint32_t f)
+{
+	uint32_t unmasked = f & ~(cpu->mxcsr >> 7) & MXCSR_FLAGS;
+	if (unlikely(unmasked)) {
+		if (unmasked & 0x7)
+			f &= 0x7;
+		cpu->mxcsr |= f;
+		cpu_raise(cpu, EXC_XM, 0, 0);
+	}
+	cpu->mxcsr |= f;
+}
+
+/* a = a OP b on the host with MXCSR @mx; returns the raised exception flags. */
+#define HOST_SSE_OP(name, mnem)                                                                \
+	static inline uint32_t name(v4sf *a, v4sf b, uint32_t mx)                              \
+	{                                                                                      \
+		uint32_t saved = 0, out;                                                       \
+		__asm__ volatile("stmxcsr %[sv]\n\t"                                           \
+				 "ldmxcsr %[mx]\n\t" mnem " %[b], %[a]\n\t"                    \
+				 "stmxcsr %[out]\n\t"                                          \
+				 "ldmxcsr %[sv]"                                               \
+				 : [a] "+x"(*a), [sv] "+m"(saved), [out] "=m"(out)             \
+				 : [b] "x"(b), [mx] "m"(mx));                                  \
+		return out & MXCSR_FLAGS;                                                      \
+	}
+
+HOST_SSE_OP(host_addsubps, "addsubps")
+HOST_SSE_OP(host_addsubpd, "addsubpd")
+HOST_SSE_OP(host_haddps, "haddps")
+HOST_SSE_OP(host_haddpd, "haddpd")
+HOST_SSE_OP(host_hsubps, "hsubps")
+HOST_SSE_OP(host_hsubpd, "hsubpd")
+/* ROUNDxx with imm 4 (MXCSR.RC) or 12 (MXCSR.RC, precision suppressed) */
+HOST_SSE_OP(host_roundps_4, "roundps $4,")
+HOST_SSE_OP(host_roundps_c, "roundps $12,")
+HOST_SSE_OP(host_roundpd_4, "roundpd $4,")
+HOST_SSE_OP(host_roundpd_c, "roundpd $12,")
+HOST_SSE_OP(host_roundss_4, "roundss $4,")
+HOST_SSE_OP(host_roundss_c, "roundss $12,")
+HOST_SSE_OP(host_roundsd_4, "roundsd $4,")
+HOST_SSE_OP(host_roundsd_c, "roundsd $12,")
+
+typedef uint32_t (*host_op_fn)(v4sf *a, v4sf b, uint32_t mx);
+
+static inline void fp_binop(struct vcpu *cpu, const struct insn *in, host_op_fn fn)
+{
+	union xmm_reg tmp;
+	const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);
+	union xmm_reg *d = xdst(cpu, in);
+	v4sf a, b;
+	uint32_t f;
+	memcpy(&a, d, 16);
+	memcpy(&b, s, 16);
+	f = fn(&a, b, host_mxcsr(cpu));
+	fp_flags(cpu, f);
+	memcpy(d, &a, 16);
+}
+
+#define FP_HANDLER(name)                                                                       \
+	static void op_##name(struct vcpu *cpu, const struct insn *in)                         \
+	{                                                                                      \
+		fp_binop(cpu, in, host_##name);                                                \
+	}
+
+FP_HANDLER(addsubps)
+FP_HANDLER(addsubpd)
+FP_HANDLER(haddps)
+FP_HANDLER(haddpd)
+FP_HANDLER(hsubps)
+FP_HANDLER(hsubpd)
+
+/*
+ * ROUNDPS/PD/SS/SD (SDM Vol. 2 ROUNDPS): imm[2] selects MXCSR.RC, else imm[1:0] is the rounding
+ * mode; imm[3] suppresses the precision exception. We put the requested mode into the host
+ * MXCSR's RC field and run the host instruction in "use MXCSR.RC" mode.
+ */
+static void round_common(struct vcpu *cpu, const struct insn *in, host_op_fn rc, host_op_fn rc_noprec,
+			 unsigned scalar_bytes)
+{
+	union xmm_reg tmp, r;
+	const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);
+	union xmm_reg *d = xdst(cpu, in);
+	uint8_t imm = imm8(in, 2);
+	uint32_t mx = host_mxcsr(cpu), f;
+	v4sf a, b;
+	if (!(imm & 4))
+		mx = (mx & ~0x6000u) | ((uint32_t)(imm & 3) << 13);
+	memcpy(&a, d, 16);
+	memcpy(&b, s, 16);
+	f = (imm & 8) ? rc_noprec(&a, b, mx) : rc(&a, b, mx);
+	fp_flags(cpu, f);
+	memcpy(&r, &a, 16);
+	if (scalar_bytes)
+		memcpy(d, &r, scalar_bytes); /* upper part of the destination is kept */
+	else
+		*d = r;
+}
+
+static void op_roundps(struct vcpu *cpu, const struct insn *in)
+{
+	round_common(cpu, in, host_roundps_4, host_roundps_c, 0);
+}
+static void op_roundpd(struct vcpu *cpu, const struct insn *in)
+{
+	round_common(cpu, in, host_roundpd_4, host_roundpd_c, 0);
+}
+static void op_roundss(struct vcpu *cpu, const struct insn *in)
+{
+	round_common(cpu, in, host_roundss_4, host_roundss_c, 4);
+}
+static void op_roundsd(struct vcpu *cpu, const struct insn *in)
+{
+	round_common(cpu, in, host_roundsd_4, host_roundsd_c, 8);
+}
+
+/*
+ * DPPS/DPPD: the immediate is part of the host instruction, so one asm per immediate value
+ * (256 for DPPS; DPPD only uses imm[5:4] and imm[1:0]).
+ */
+#define DP_CASE(mnem, n)                                                                       \
+	case (n):                                                                              \
+		__asm__ volatile("stmxcsr %[sv]\n\t"                                           \
+				 "ldmxcsr %[mx]\n\t" mnem " %[imm], %[b], %[a]\n\t"            \
+				 "stmxcsr %[out]\n\t"                                          \
+				 "ldmxcsr %[sv]"                                               \
+				 : [a] "+x"(*a), [sv] "+m"(saved), [out] "=m"(out)             \
+				 : [b] "x"(b), [mx] "m"(mx), [imm] "i"(n));                    \
+		break;
+#define DPPS_CASE(n) DP_CASE("dpps", n)
+#define DPPD_CASE(n) DP_CASE("dppd", n)
+#define DP4(C, n) C(n) C((n) + 1) C((n) + 2) C((n) + 3)
+#define DP16(C, n) DP4(C, n) DP4(C, (n) + 4) DP4(C, (n) + 8) DP4(C, (n) + 12)
+#define DP64(C, n) DP16(C, n) DP16(C, (n) + 16) DP16(C, (n) + 32) DP16(C, (n) + 48)
+
+static uint32_t host_dpps(v4sf *a, v4sf b, uint32_t mx, uint8_t imm)
+{
+	uint32_t saved = 0, out = 0;
+	switch (imm) {
+		DP64(DPPS_CASE, 0)
+		DP64(DPPS_CASE, 64)
+		DP64(DPPS_CASE, 128)
+		DP64(DPPS_CASE, 192)
+	}
+	return out & MXCSR_FLAGS;
+}
+
+static uint32_t host_dppd(v4sf *a, v4sf b, uint32_t mx, uint8_t imm)
+{
+	uint32_t saved = 0, out = 0;
+	switch (imm & 0x33) {
+		DP4(DPPD_CASE, 0x00)
+		DP4(DPPD_CASE, 0x10)
+		DP4(DPPD_CASE, 0x20)
+		DP4(DPPD_CASE, 0x30)
+	}
+	return out & MXCSR_FLAGS;
+}
+
+static void op_dpps(struct vcpu *cpu, const struct insn *in)
+{
+	union xmm_reg tmp;
+	const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);
+	union xmm_reg *d = xdst(cpu, in);
+	v4sf a, b;
+	uint32_t f;
+	memcpy(&a, d, 16);
+	memcpy(&b, s, 16);
+	f = host_dpps(&a, b, host_mxcsr(cpu), imm8(in, 2));
+	fp_flags(cpu, f);
+	memcpy(d, &a, 16);
+}
+
+static void op_dppd(struct vcpu *cpu, const struct insn *in)
+{
+	union xmm_reg tmp;
+	const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);
+	union xmm_reg *d = xdst(cpu, in);
+	v4sf a, b;
+	uint32_t f;
+	memcpy(&a, d, 16);
+	memcpy(&b, s, 16);
+	f = host_dppd(&a, b, host_mxcsr(cpu), imm8(in, 2));
+	fp_flags(cpu, f);
+	memcpy(d, &a, 16);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* SSE3 moves */
+
+static void op_movshdup(struct vcpu *cpu, const struct insn *in)
+{
+	union xmm_reg tmp, r;
+	const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);
+	r.d[0] = r.d[1] = s->d[1];
+	r.d[2] = r.d[3] = s->d[3];
+	*xdst(cpu, in) = r;
+}
+
+static void op_movsldup(struct vcpu *cpu, const struct insn *in)
+{
+	union xmm_reg tmp, r;
+	const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);
+	r.d[0] = r.d[1] = s->d[0];
+	r.d[2] = r.d[3] = s->d[2];
+	*xdst(cpu, in) = r;
+}
+
+static void op_movddup(struct vcpu *cpu, const struct insn *in)
+{
+	union xmm_reg tmp, r;
+	const union xmm_reg *s = xsrc(cpu, in, 1, &tmp); /* m64 */
+	r.q[0] = r.q[1] = s->q[0];
+	*xdst(cpu, in) = r;
+}
+
+/* LDDQU and MOVNTDQA: 16-byte loads; LDDQU needs no alignment, MOVNTDQA does. */
+static void op_lddqu(struct vcpu *cpu, const struct insn *in)
+{
+	union xmm_reg tmp;
+	if (in->op[1].kind != OPK_MEM)
+		cpu_ud(cpu);
+	*xdst(cpu, in) = *xsrc_u(cpu, in, 1, &tmp);
+}
+
+static void op_movntdqa(struct vcpu *cpu, const struct insn *in)
+{
+	union xmm_reg tmp;
+	if (in->op[1].kind != OPK_MEM)
+		cpu_ud(cpu);
+	*xdst(cpu, in) = *xsrc(cpu, in, 1, &tmp);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* SSSE3: one element-wise body per instruction, used for n = 8 (MMX) and n = 16 (XMM) bytes. */
+
+static inline void k_pshufb(union xmm_reg *r, const union xmm_reg *d, const union xmm_reg *s,
+			    unsigned n, unsigned imm)
+{
+	for (unsigned i = 0; i < n; i++)
+		r->b[i] = (s->b[i] & 0x80) ? 0 : d->b[s->b[i] & (n - 1)];
+}
+
+#define K_HORIZ(name, T, field, expr)                                                          \
+	static inline void k_##name(union xmm_reg *r, const union xmm_reg *d,                  \
+				    const union xmm_reg *s, unsigned n, unsigned imm)          \
+	{                                                                                      \
+		unsigned e = n / sizeof(T), h = e / 2;                                         \
+		for (unsigned i = 0; i < h; i++) {                                             \
+			T x = d->field[2 * i], y = d->field[2 * i + 1];                        \
+			r->field[i] = (expr);                                                  \
+		}                                                                              \
+		for (unsigned i = 0; i < h; i++) {                                             \
+			T x = s->field[2 * i], y = s->field[2 * i + 1];                        \
+			r->field[h + i] = (expr);                                              \
+		}                                                                              \
+	}
+
+K_HORIZ(phaddw, uint16_t, w, (uint16_t)(x + y))
+K_HORIZ(phaddd, uint32_t, d, x + y)
+K_HORIZ(phaddsw, int16_t, sw, sat16((int32_t)x + y))
+K_HORIZ(phsubw, uint16_t, w, (uint16_t)(x - y))
+K_HORIZ(phsubd, uint32_t, d, x - y)
+K_HORIZ(phsubsw, int16_t, sw, sat16((int32_t)x - y))
+
+static inline void k_pmaddubsw(union xmm_reg *r, const union xmm_reg *d, const union xmm_reg *s,
+			       unsigned n, unsigned imm)
+{
+	for (unsigned i = 0; i < n / 2; i++)
+		r->sw[i] = sat16((int32_t)d->b[2 * i] * s->sb[2 * i] +
+				 (int32_t)d->b[2 * i + 1] * s->sb[2 * i + 1]);
+}
+
+static inline void k_pmulhrsw(union xmm_reg *r, const union xmm_reg *d, const union xmm_reg *s,
+			      unsigned n, unsigned imm)
+{
+	for (unsigned i = 0; i < n / 2; i++)
+		r->w[i] = (uint16_t)(((((int32_t)d->sw[i] * s->sw[i]) >> 14) + 1) >> 1);
+}
+
+#define K_SIGN(name, field, cnt)                                                               \
+	static inline void k_##name(union xmm_reg *r, const union xmm_reg *d,                  \
+				    const union xmm_reg *s, unsigned n, unsigned imm)          \
+	{                                                                                      \
+		for (unsigned i = 0; i < n / (cnt); i++)                                       \
+			r->field[i] = s->s##field[i] < 0 ? 0 - d->field[i]                     \
+				    : s->s##field[i] == 0 ? 0 : d->field[i];                   \
+	}
+K_SIGN(psignb, b, 1)
+K_SIGN(psignw, w, 2)
+K_SIGN(psignd, d, 4)
+
+#define K_ABS(name, field, cnt)                                                                \
+	static inline void k_##name(union xmm_reg *r, const union xmm_reg *d,                  \
+				    const union xmm_reg *s, unsigned n, unsigned imm)          \
+	{                                                                                      \
+		for (unsigned i = 0; i < n / (cnt); i++)                                       \
+			r->field[i] = s->s##field[i] < 0 ? 0 - s->field[i] : s->field[i];      \
+	}
+K_ABS(pabsb, b, 1)
+K_ABS(pabsw, w, 2)
+K_ABS(pabsd, d, 4)
+
+/* PALIGNR: (dest:src) >> (imm * 8), low n bytes. */
+static inline void k_palignr(union xmm_reg *r, const union xmm_reg *d, const union xmm_reg *s,
+			     unsigned n, unsigned imm)
+{
+	uint8_t cat[64];
+	memset(cat, 0, sizeof(cat));
+	memcpy(cat, s->b, n);
+	memcpy(cat + n, d->b, n);
+	if (imm >= 2 * n) {
+		memset(r->b, 0, n);
+		return;
+	}
+	memcpy(r->b, cat + imm, n);
+}
+
+#define SSSE3_HANDLER(name)                                                                    \
+	static void op_##name(struct vcpu *cpu, const struct insn *in)                         \
+	{                                                                                      \
+		union xmm_reg r;                                                               \
+		unsigned imm = in->nops > 2 ? imm8(in, 2) : 0;                                 \
+		if (in->op[0].kind == OPK_MMX) {                                               \
+			union xmm_reg a, b;                                                    \
+			b.q[0] = mmx_src(cpu, in, 1);                                          \
+			a.q[0] = cpu->fpu.st[in->op[0].reg].m.mant;                            \
+			b.q[1] = a.q[1] = 0;                                                   \
+			k_##name(&r, &a, &b, 8, imm);                                          \
+			mmx_set(cpu, in->op[0].reg, r.q[0]);                                   \
+		} else {                                                                       \
+			union xmm_reg tmp;                                                     \
+			const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);                       \
+			union xmm_reg *d = xdst(cpu, in);                                      \
+			k_##name(&r, d, s, 16, imm);                                           \
+			*d = r;                                                                \
+		}                                                                              \
+	}
+
+SSSE3_HANDLER(pshufb)
+SSSE3_HANDLER(phaddw)
+SSSE3_HANDLER(phaddd)
+SSSE3_HANDLER(phaddsw)
+SSSE3_HANDLER(phsubw)
+SSSE3_HANDLER(phsubd)
+SSSE3_HANDLER(phsubsw)
+SSSE3_HANDLER(pmaddubsw)
+SSSE3_HANDLER(pmulhrsw)
+SSSE3_HANDLER(psignb)
+SSSE3_HANDLER(psignw)
+SSSE3_HANDLER(psignd)
+SSSE3_HANDLER(pabsb)
+SSSE3_HANDLER(pabsw)
+SSSE3_HANDLER(pabsd)
+SSSE3_HANDLER(palignr)
+
+/* ---------------------------------------------------------------------------------------- */
+/* SSE4.1 integer, XMM only: r = f(dest, src, imm) */
+
+#define XMM_HANDLER(name, ...)                                                                 \
+	static void op_##name(struct vcpu *cpu, const struct insn *in)                         \
+	{                                                                                      \
+		union xmm_reg tmp, r;                                                          \
+		const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);                               \
+		union xmm_reg *d = xdst(cpu, in);                                              \
+		unsigned imm = in->nops > 2 ? imm8(in, 2) : 0;                                 \
+		(void)imm;                                                                     \
+		__VA_ARGS__;                                                                   \
+		*d = r;                                                                        \
+	}
+
+#define EACH(cnt, stmt)                                                                        \
+	do {                                                                                   \
+		for (unsigned i = 0; i < (cnt); i++)                                           \
+			stmt;                                                                  \
+	} while (0)
+
+/* Blends; the variable forms use implicit XMM0 (SDM Vol. 2 BLENDVPS). */
+XMM_HANDLER(pblendvb, EACH(16, r.b[i] = (cpu->xmm[0].b[i] & 0x80) ? s->b[i] : d->b[i]))
+XMM_HANDLER(blendvps, EACH(4, r.d[i] = (cpu->xmm[0].d[i] >> 31) ? s->d[i] : d->d[i]))
+XMM_HANDLER(blendvpd, EACH(2, r.q[i] = (cpu->xmm[0].q[i] >> 63) ? s->q[i] : d->q[i]))
+XMM_HANDLER(pblendw, EACH(8, r.w[i] = (imm >> i) & 1 ? s->w[i] : d->w[i]))
+XMM_HANDLER(blendps, EACH(4, r.d[i] = (imm >> i) & 1 ? s->d[i] : d->d[i]))
+XMM_HANDLER(blendpd, EACH(2, r.q[i] = (imm >> i) & 1 ? s->q[i] : d->q[i]))
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+XMM_HANDLER(pminsb, EACH(16, r.sb[i] = MIN(d->sb[i], s->sb[i])))
+XMM_HANDLER(pminsd, EACH(4, r.sd[i] = MIN(d->sd[i], s->sd[i])))
+XMM_HANDLER(pminuw, EACH(8, r.w[i] = MIN(d->w[i], s->w[i])))
+XMM_HANDLER(pminud, EACH(4, r.d[i] = MIN(d->d[i], s->d[i])))
+XMM_HANDLER(pmaxsb, EACH(16, r.sb[i] = MAX(d->sb[i], s->sb[i])))
+XMM_HANDLER(pmaxsd, EACH(4, r.sd[i] = MAX(d->sd[i], s->sd[i])))
+XMM_HANDLER(pmaxuw, EACH(8, r.w[i] = MAX(d->w[i], s->w[i])))
+XMM_HANDLER(pmaxud, EACH(4, r.d[i] = MAX(d->d[i], s->d[i])))
+
+XMM_HANDLER(pmulld, EACH(4, r.d[i] = (uint32_t)((int64_t)d->sd[i] * s->sd[i])))
+XMM_HANDLER(pmuldq, EACH(2, r.sq[i] = (int64_t)d->sd[2 * i] * s->sd[2 * i]))
+XMM_HANDLER(pcmpeqq, EACH(2, r.q[i] = d->q[i] == s->q[i] ? ~0ULL : 0))
+XMM_HANDLER(pcmpgtq, EACH(2, r.q[i] = d->sq[i] > s->sq[i] ? ~0ULL : 0))
+XMM_HANDLER(packusdw, EACH(4, (r.w[i] = satu16(d->sd[i]), r.w[4 + i] = satu16(s->sd[i]))))
+
+/* PHMINPOSUW: minimum unsigned word and its lowest index (SDM Vol. 2 PHMINPOSUW). */
+XMM_HANDLER(phminposuw, {
+	unsigned idx = 0;
+	for (unsigned i = 1; i < 8; i++)
+		if (s->w[i] < s->w[idx])
+			idx = i;
+	r.q[0] = s->w[idx] | ((uint64_t)idx << 16);
+	r.q[1] = 0;
+})
+
+/* MPSADBW (SDM Vol. 2 MPSADBW): imm[2] selects the dest block, imm[1:0] the source dword. */
+XMM_HANDLER(mpsadbw, {
+	unsigned o1 = (imm & 4) ? 4 : 0, o2 = (imm & 3) * 4;
+	for (unsigned i = 0; i < 8; i++) {
+		unsigned sum = 0;
+		for (unsigned k = 0; k < 4; k++) {
+			int dd = (int)d->b[o1 + i + k] - (int)s->b[o2 + k];
+			sum += (unsigned)(dd < 0 ? -dd : dd);
+		}
+		r.w[i] = (uint16_t)sum;
+	}
+})
+
+/* PMOVSX/PMOVZX: the source is the low part of an XMM register or a small memory operand. */
+#define PMOV_HANDLER(name, cnt, dfield, sfield)                                                \
+	static void op_##name(struct vcpu *cpu, const struct insn *in)                         \
+	{                                                                                      \
+		union xmm_reg tmp, r;                                                          \
+		const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);                               \
+		for (unsigned i = 0; i < (cnt); i++)                                           \
+			r.dfield[i] = s->sfield[i];                                            \
+		*xdst(cpu, in) = r;                                                            \
+	}
+PMOV_HANDLER(pmovsxbw, 8, sw, sb)
+PMOV_HANDLER(pmovsxbd, 4, sd, sb)
+PMOV_HANDLER(pmovsxbq, 2, sq, sb)
+PMOV_HANDLER(pmovsxwd, 4, sd, sw)
+PMOV_HANDLER(pmovsxwq, 2, sq, sw)
+PMOV_HANDLER(pmovsxdq, 2, sq, sd)
+PMOV_HANDLER(pmovzxbw, 8, w, b)
+PMOV_HANDLER(pmovzxbd, 4, d, b)
+PMOV_HANDLER(pmovzxbq, 2, q, b)
+PMOV_HANDLER(pmovzxwd, 4, d, w)
+PMOV_HANDLER(pmovzxwq, 2, q, w)
+PMOV_HANDLER(pmovzxdq, 2, q, d)
+
+/* PTEST: ZF = (src AND dest) == 0, CF = (src AND NOT dest) == 0, others cleared. */
+static void op_ptest(struct vcpu *cpu, const struct insn *in)
+{
+	union xmm_reg tmp;
+	const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);
+	const union xmm_reg *d = xdst(cpu, in);
+	uint64_t f = 0;
+	if (!((s->q[0] & d->q[0]) | (s->q[1] & d->q[1])))
+		f |= FLAG_ZF;
+	if (!((s->q[0] & ~d->q[0]) | (s->q[1] & ~d->q[1])))
+		f |= FLAG_CF;
+	set_flags(cpu, FLAGS_ARITH, f);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Element insert/extract */
+
+/* Store an extracted element: a register destination is written zero-extended (all sizes). */
+static inline void put_extract(struct vcpu *cpu, const struct insn *in, uint64_t v)
+{
+	const struct operand *o = &in->op[0];
+	if (o->kind == OPK_GPR)
+		cpu->gpr[o->reg] = v;
+	else if (o->kind == OPK_MEM)
+		mem_write_sz(cpu, op_ea(cpu, in, o), v, o->size);
+	else
+		cpu_ud(cpu);
+}
+
+static void op_pextrb(struct vcpu *cpu, const struct insn *in)
+{
+	put_extract(cpu, in, cpu->xmm[in->op[1].reg].b[imm8(in, 2) & 15]);
+}
+
+static void op_pextrd(struct vcpu *cpu, const struct insn *in)
+{
+	put_extract(cpu, in, cpu->xmm[in->op[1].reg].d[imm8(in, 2) & 3]);
+}
+
+static void op_pextrq(struct vcpu *cpu, const struct insn *in)
+{
+	put_extract(cpu, in, cpu->xmm[in->op[1].reg].q[imm8(in, 2) & 1]);
+}
+
+static void op_extractps(struct vcpu *cpu, const struct insn *in)
+{
+	put_extract(cpu, in, cpu->xmm[in->op[1].reg].d[imm8(in, 2) & 3]);
+}
+
+/* PEXTRW: all three encodings (0F C5 /r with MMX or XMM source, 66 0F 3A 15 to r/m16). */
+static void op_pextrw(struct vcpu *cpu, const struct insn *in)
+{
+	const struct operand *s = &in->op[1];
+	uint8_t imm = imm8(in, 2);
+	if (s->kind == OPK_MMX) {
+		uint64_t v = cpu->fpu.st[s->reg].m.mant;
+		if (in->op[0].kind != OPK_GPR)
+			cpu_ud(cpu);
+		cpu->gpr[in->op[0].reg] = (uint16_t)(v >> ((imm & 3) * 16));
+		mmx_enter(cpu);
+		return;
+	}
+	if (s->kind != OPK_XMM)
+		cpu_ud(cpu);
+	put_extract(cpu, in, cpu->xmm[s->reg].w[imm & 7]);
+}
+
+static void op_pinsrb(struct vcpu *cpu, const struct insn *in)
+{
+	uint64_t v = op_read(cpu, in, 1);
+	xdst(cpu, in)->b[imm8(in, 2) & 15] = (uint8_t)v;
+}
+
+static void op_pinsrd(struct vcpu *cpu, const struct insn *in)
+{
+	uint64_t v = op_read(cpu, in, 1);
+	xdst(cpu, in)->d[imm8(in, 2) & 3] = (uint32_t)v;
+}
+
+static void op_pinsrq(struct vcpu *cpu, const struct insn *in)
+{
+	uint64_t v = op_read(cpu, in, 1);
+	xdst(cpu, in)->q[imm8(in, 2) & 1] = v;
+}
+
+/* INSERTPS (SDM Vol. 2): imm[7:6] source dword (register form only), imm[5:4] destination
+ * dword, imm[3:0] zero mask. */
+static void op_insertps(struct vcpu *cpu, const struct insn *in)
+{
+	uint8_t imm = imm8(in, 2);
+	uint32_t v;
+	union xmm_reg *d;
+	if (in->op[1].kind == OPK_XMM)
+		v = cpu->xmm[in->op[1].reg].d[imm >> 6];
+	else if (in->op[1].kind == OPK_MEM)
+		v = mem_read32(cpu, op_ea(cpu, in, &in->op[1]));
+	else
+		cpu_ud(cpu);
+	d = xdst(cpu, in);
+	d->d[(imm >> 4) & 3] = v;
+	for (unsigned i = 0; i < 4; i++)
+		if (imm & (1u << i))
+			d->d[i] = 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* SSE4.2 string compares (SDM Vol. 2 4.1, PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM) */
+
+static inline int elem(const union xmm_reg *x, unsigned i, unsigned imm)
+{
+	switch (imm & 3) {
+	case 0: return x->b[i];
+	case 1: return x->w[i];
+	case 2: return x->sb[i];
+	default: return x->sw[i];
+	}
+}
+
+/* Explicit length: absolute value of RAX/RDX (or EAX/EDX), saturated to the element count. */
+static inline unsigned explicit_len(uint64_t v, unsigned opsize, unsigned max)
+{
+	int64_t l = opsize == 8 ? (int64_t)v : (int64_t)(int32_t)v;
+	uint64_t a = l < 0 ? 0 - (uint64_t)l : (uint64_t)l;
+	return a > max ? max : (unsigned)a;
+}
+
+static inline unsigned implicit_len(const union xmm_reg *x, unsigned max)
+{
+	unsigned i;
+	if (max == 16) {
+		for (i = 0; i < 16 && x->b[i]; i++)
+			;
+	} else {
+		for (i = 0; i < 8 && x->w[i]; i++)
+			;
+	}
+	return i;
+}
+
+/*
+ * IntRes2 of a string compare of @a (Src1, length la) against @b (Src2, length lb); sets the
+ * arithmetic flags. Returns IntRes2 (bit j for element j).
+ */
+static unsigned pcmpstr(struct vcpu *cpu, const union xmm_reg *a, unsigned la,
+			const union xmm_reg *b, unsigned lb, unsigned imm)
+{
+	unsigned max = (imm & 1) ? 8 : 16, all = (1u << max) - 1;
+	unsigned res = 0, ea[16], eb[16];
+	uint64_t f = 0;
+
+	for (unsigned i = 0; i < max; i++) {
+		ea[i] = (unsigned)elem(a, i, imm);
+		eb[i] = (unsigned)elem(b, i, imm);
+	}
+	switch ((imm >> 2) & 3) {
+	case 0: /* equal any: is b[j] in the set a[0..la) */
+		for (unsigned j = 0; j < lb; j++)
+			for (unsigned i = 0; i < la; i++)
+				if (ea[i] == eb[j]) {
+					res |= 1u << j;
+					break;
+				}
+		break;
+	case 1: /* ranges: a[i] <= b[j] <= a[i+1] for an even i; an odd la drops the last */
+		for (unsigned j = 0; j < lb; j++)
+			for (unsigned i = 0; i + 1 < la; i += 2)
+				if ((int)ea[i] <= (int)eb[j] && (int)eb[j] <= (int)ea[i + 1]) {
+					res |= 1u << j;
+					break;
+				}
+		break;
+	case 2: /* equal each: both invalid counts as a match */
+		for (unsigned j = 0; j < max; j++) {
+			int va = j < la, vb = j < lb;
+			if (va && vb ? ea[j] == eb[j] : !va && !vb)
+				res |= 1u << j;
+		}
+		break;
+	default: /* equal ordered: does the substring a[0..la) start at b[j] */
+		for (unsigned j = 0; j < max; j++) {
+			int m = 1;
+			for (unsigned i = 0; i + j < max && i < la; i++) {
+				if (i + j >= lb || ea[i] != eb[i + j]) {
+					m = 0;
+					break;
+				}
+			}
+			if (m)
+				res |= 1u << j;
+		}
+		break;
+	}
+	switch ((imm >> 4) & 3) {
+	case 1: res ^= all; break;
+	case 3: res ^= (1u << lb) - 1; break;
+	default: break;
+	}
+	if (res)
+		f |= FLAG_CF;
+	if (lb < max)
+		f |= FLAG_ZF;
+	if (la < max)
+		f |= FLAG_SF;
+	if (res & 1)
+		f |= FLAG_OF;
+	set_flags(cpu, FLAGS_ARITH, f);
+	return res;
+}
+
+static void pcmpstr_index(struct vcpu *cpu, unsigned res, unsigned imm)
+{
+	unsigned max = (imm & 1) ? 8 : 16, idx;
+	if (!res)
+		idx = max;
+	else if (imm & 0x40)
+		idx = 31 - (unsigned)__builtin_clz(res);
+	else
+		idx = (unsigned)__builtin_ctz(res);
+	cpu->gpr[R_RCX] = idx;
+}
+
+static void pcmpstr_mask(struct vcpu *cpu, unsigned res, unsigned imm)
+{
+	union xmm_reg r;
+	r.q[0] = r.q[1] = 0;
+	if (!(imm & 0x40)) {
+		r.q[0] = res;
+	} else if (imm & 1) {
+		for (unsigned i = 0; i < 8; i++)
+			r.w[i] = (res >> i) & 1 ? 0xffff : 0;
+	} else {
+		for (unsigned i = 0; i < 16; i++)
+			r.b[i] = (res >> i) & 1 ? 0xff : 0;
+	}
+	cpu->xmm[0] = r;
+}
+
+static unsigned pcmpestr(struct vcpu *cpu, const struct insn *in, unsigned imm)
+{
+	union xmm_reg tmp;
+	const union xmm_reg *b = xsrc_u(cpu, in, 1, &tmp);
+	const union xmm_reg *a = xdst(cpu, in);
+	unsigned max = (imm & 1) ? 8 : 16;
+	unsigned la = explicit_len(cpu->gpr[R_RAX], in->opsize, max);
+	unsigned lb = explicit_len(cpu->gpr[R_RDX], in->opsize, max);
+	return pcmpstr(cpu, a, la, b, lb, imm);
+}
+
+static unsigned pcmpistr(struct vcpu *cpu, const struct insn *in, unsigned imm)
+{
+	union xmm_reg tmp;
+	const union xmm_reg *b = xsrc_u(cpu, in, 1, &tmp);
+	const union xmm_reg *a = xdst(cpu, in);
+	unsigned max = (imm & 1) ? 8 : 16;
+	return pcmpstr(cpu, a, implicit_len(a, max), b, implicit_len(b, max), imm);
+}
+
+static void op_pcmpestri(struct vcpu *cpu, const struct insn *in)
+{
+	unsigned imm = imm8(in, 2);
+	pcmpstr_index(cpu, pcmpestr(cpu, in, imm), imm);
+}
+
+static void op_pcmpestrm(struct vcpu *cpu, const struct insn *in)
+{
+	unsigned imm = imm8(in, 2);
+	pcmpstr_mask(cpu, pcmpestr(cpu, in, imm), imm);
+}
+
+static void op_pcmpistri(struct vcpu *cpu, const struct insn *in)
+{
+	unsigned imm = imm8(in, 2);
+	pcmpstr_index(cpu, pcmpistr(cpu, in, imm), imm);
+}
+
+static void op_pcmpistrm(struct vcpu *cpu, const struct insn *in)
+{
+	unsigned imm = imm8(in, 2);
+	pcmpstr_mask(cpu, pcmpistr(cpu, in, imm), imm);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* CRC32 (CRC-32C, reflected polynomial 0x82F63B78, no pre/post inversion) and POPCNT */
+
+static uint32_t crc32c_table[8][256];
+
+__attribute__((constructor)) static void crc32c_init(void)
+{
+	for (unsigned i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ ((c & 1) ? 0x82f63b78u : 0);
+		crc32c_table[0][i] = c;
+	}
+	for (unsigned i = 0; i < 256; i++)
+		for (unsigned t = 1; t < 8; t++)
+			crc32c_table[t][i] = (crc32c_table[t - 1][i] >> 8) ^
+					     crc32c_table[0][crc32c_table[t - 1][i] & 0xff];
+}
+
+static void op_crc32(struct vcpu *cpu, const struct insn *in)
+{
+	uint64_t v = op_read(cpu, in, 1);
+	uint32_t crc = (uint32_t)cpu->gpr[in->op[0].reg];
+	switch (in->op[1].size) {
+	case 8: {
+		uint64_t x = v ^ crc;
+		crc = crc32c_table[7][x & 0xff] ^ crc32c_table[6][(x >> 8) & 0xff] ^
+		      crc32c_table[5][(x >> 16) & 0xff] ^ crc32c_table[4][(x >> 24) & 0xff] ^
+		      crc32c_table[3][(x >> 32) & 0xff] ^ crc32c_table[2][(x >> 40) & 0xff] ^
+		      crc32c_table[1][(x >> 48) & 0xff] ^ crc32c_table[0][x >> 56];
+		break;
+	}
+	case 4: {
+		uint32_t x = (uint32_t)v ^ crc;
+		crc = crc32c_table[3][x & 0xff] ^ crc32c_table[2][(x >> 8) & 0xff] ^
+		      crc32c_table[1][(x >> 16) & 0xff] ^ crc32c_table[0][x >> 24];
+		break;
+	}
+	default:
+		for (unsigned i = 0; i < in->op[1].size; i++, v >>= 8)
+			crc = (crc >> 8) ^ crc32c_table[0][(crc ^ v) & 0xff];
+		break;
+	}
+	cpu->gpr[in->op[0].reg] = crc; /* 32- and 64-bit destinations are both zero-extended */
+}
+
+/* POPCNT: ZF = (src == 0); CF OF SF AF PF cleared (SDM Vol. 2 POPCNT). */
+static void op_popcnt(struct vcpu *cpu, const struct insn *in)
+{
+	uint64_t v = op_read(cpu, in, 1);
+	gpr_write(cpu, &in->op[0], (uint64_t)__builtin_popcountll(v));
+	set_flags(cpu, FLAGS_ARITH, v ? 0 : FLAG_ZF);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+#define E(m, fn) { ZYDIS_MNEMONIC_##m, op_##fn }
+
 const struct insn_entry sse4_insns[] = {
+	/* SSE3 (MONITOR/MWAIT are not advertised and stay #UD) */
+	E(ADDSUBPS, addsubps), E(ADDSUBPD, addsubpd), E(HADDPS, haddps), E(HADDPD, haddpd),
+	E(HSUBPS, hsubps), E(HSUBPD, hsubpd), E(MOVSHDUP, movshdup), E(MOVSLDUP, movsldup),
+	E(MOVDDUP, movddup), E(LDDQU, lddqu),
+	/* SSSE3 */
+	E(PSHUFB, pshufb), E(PHADDW, phaddw), E(PHADDD, phaddd), E(PHADDSW, phaddsw),
+	E(PHSUBW, phsubw), E(PHSUBD, phsubd), E(PHSUBSW, phsubsw), E(PMADDUBSW, pmaddubsw),
+	E(PMULHRSW, pmulhrsw), E(PSIGNB, psignb), E(PSIGNW, psignw), E(PSIGND, psignd),
+	E(PABSB, pabsb), E(PABSW, pabsw), E(PABSD, pabsd), E(PALIGNR, palignr),
+	/* SSE4.1 */
+	E(PBLENDVB, pblendvb), E(BLENDVPS, blendvps), E(BLENDVPD, blendvpd), E(PBLENDW, pblendw),
+	E(BLENDPS, blendps), E(BLENDPD, blendpd), E(PTEST, ptest), E(PMINSB, pminsb),
+	E(PMINSD, pminsd), E(PMINUW, pminuw), E(PMINUD, pminud), E(PMAXSB, pmaxsb),
+	E(PMAXSD, pmaxsd), E(PMAXUW, pmaxuw), E(PMAXUD, pmaxud), E(PMULLD, pmulld),
+	E(PMULDQ, pmuldq), E(PCMPEQQ, pcmpeqq), E(PACKUSDW, packusdw),
+	E(PMOVSXBW, pmovsxbw), E(PMOVSXBD, pmovsxbd), E(PMOVSXBQ, pmovsxbq),
+	E(PMOVSXWD, pmovsxwd), E(PMOVSXWQ, pmovsxwq), E(PMOVSXDQ, pmovsxdq),
+	E(PMOVZXBW, pmovzxbw), E(PMOVZXBD, pmovzxbd), E(PMOVZXBQ, pmovzxbq),
+	E(PMOVZXWD, pmovzxwd), E(PMOVZXWQ, pmovzxwq), E(PMOVZXDQ, pmovzxdq),
+	E(PHMINPOSUW, phminposuw), E(PINSRB, pinsrb), E(PINSRD, pinsrd), E(PINSRQ, pinsrq),
+	E(PEXTRB, pextrb), E(PEXTRW, pextrw), E(PEXTRD, pextrd), E(PEXTRQ, pextrq),
+	E(EXTRACTPS, extractps), E(INSERTPS, insertps), E(ROUNDPS, roundps), E(ROUNDPD, roundpd),
+	E(ROUNDSS, roundss), E(ROUNDSD, roundsd), E(DPPS, dpps), E(DPPD, dppd),
+	E(MPSADBW, mpsadbw), E(MOVNTDQA, movntdqa),
+	/* SSE4.2, POPCNT */
+	E(PCMPGTQ, pcmpgtq), E(CRC32, crc32), E(PCMPESTRI, pcmpestri), E(PCMPESTRM, pcmpestrm),
+	E(PCMPISTRI, pcmpistri), E(PCMPISTRM, pcmpistrm), E(POPCNT, popcnt),
 	{ 0, NULL },
 };
