@@ -1,7 +1,607 @@
 /* SPDX-License-Identifier: MIT */
-/* x87 instructions. */
+/*
+ * The x87 FPU (Intel SDM Vol. 1 ch. 8) and the FPU/SSE state save and restore instructions
+ * (FNSTENV/FLDENV, FNSAVE/FRSTOR, FXSAVE/FXRSTOR).
+ *
+ * Arithmetic is not emulated in C: bit-exact 80-bit results with the guest's precision and
+ * rounding control, exception flags, C0-C3, stack faults, tags and the masked/unmasked
+ * responses are what the host's own x87 unit produces. So every data instruction runs on the
+ * host FPU: the guest x87 state is loaded into the host with FXRSTOR64, the very same
+ * instruction (escape byte + ModRM, memory operands redirected to a bounce buffer at [rdx]) is
+ * executed from a table of tiny stubs, and the state is stored back with FXSAVE64. The host
+ * state is then reinitialised (FNINIT + the host's FCW), so host code never sees guest state.
+ *
+ * Pending exceptions: the image given to the host has the exception flags, ES and B cleared,
+ * so the host never takes #MF (SIGFPE); the guest's sticky flags are merged back afterwards
+ * and ES/B recomputed as the hardware does (ES = B = some flag set and unmasked; checked on
+ * this CPU: FLDCW, FLDENV, FXRSTOR and FNSTENV all recompute ES). A waiting instruction finding
+ * ES set raises #MF before doing anything (SDM Vol. 1 8.7).
+ *
+ * Control instructions that only move state (FLDCW, FNSTCW, FNSTSW, FNCLEX, FNINIT, FLDENV,
+ * FNSTENV, FRSTOR, FNSAVE, FXSAVE, FXRSTOR, FWAIT, EMMS) are done in C.
+ *
+ * FIP/FDP/FOP follow this CPU generation (CPUID.7.0:EBX[6] FDP_EXCPTN_ONLY and FCS/FDS
+ * deprecated; FOP compatibility mode off): FIP = address of the last non-control x87
+ * instruction; FOP and FDP only change when an instruction raises an unmasked exception;
+ * FCS and FDS are stored as 0.
+ */
 #include "cpu.h"
 
+/* FSW bits, SDM Vol. 1 8.1.3 */
+#define FSW_IE 0x0001
+#define FSW_DE 0x0002
+#define FSW_ZE 0x0004
+#define FSW_OE 0x0008
+#define FSW_UE 0x0010
+#define FSW_PE 0x0020
+#define FSW_SF 0x0040
+#define FSW_ES 0x0080
+#define FSW_C0 0x0100
+#define FSW_C1 0x0200
+#define FSW_C2 0x0400
+#define FSW_TOP 0x3800
+#define FSW_C3 0x4000
+#define FSW_B 0x8000
+#define FSW_EXC 0x003f   /* the six maskable exception flags */
+#define FSW_STICKY 0x007f /* flags an instruction can only set: exceptions + SF */
+
+/* The 512-byte FXSAVE area, 64-bit (REX.W) layout. SDM Vol. 2A FXSAVE, Table 3-53. */
+struct fxsave_area {
+	uint16_t fcw, fsw;
+	uint8_t ftw, rsv1;
+	uint16_t fop;
+	uint64_t fip, fdp;
+	uint32_t mxcsr, mxcsr_mask;
+	uint8_t st[8][16];
+	uint8_t xmm[16][16];
+	uint8_t rsv2[96];
+} __attribute__((aligned(16)));
+
+/* Bytes FXSAVE writes in 64-bit mode (0..415); 416..511 are left alone (checked on hardware). */
+#define FXSAVE_STORED 416
+
+/*
+ * ov_x87_host_exec(img, stub, mem, flags): load @img into the host FPU (with the host's MXCSR),
+ * optionally load the arithmetic flags from *@flags (nonnull), call @stub with RDX = @mem,
+ * store the arithmetic flags back to *@flags, save the FPU into @img, reinitialise the host FPU
+ * and restore the host FCW. Clobbers XMM0-15 and x87 (all caller-saved in the SysV ABI).
+ *
+ * Stubs: one x87 instruction followed by RET, 4 bytes each. ov_x87_reg_stubs[esc][modrm-0xC0]
+ * are the register forms; ov_x87_mem_stubs[esc][reg] the memory forms with ModRM mod=00 rm=010
+ * ([rdx]).
+ */
+__asm__(".pushsection .text\n"
+	".p2align 4\n"
+	".type ov_x87_host_exec, @function\n"
+	"ov_x87_host_exec:\n"
+	"	sub $24, %rsp\n"
+	"	fnstcw (%rsp)\n"
+	"	stmxcsr 24(%rdi)\n"
+	"	fxrstor64 (%rdi)\n"
+	"	test %rcx, %rcx\n"
+	"	jz 1f\n"
+	"	pushfq\n"
+	"	pop %rax\n"
+	"	and $~0x8d5, %rax\n"
+	"	mov (%rcx), %r8\n"
+	"	and $0x8d5, %r8\n"
+	"	or %r8, %rax\n"
+	"	push %rax\n"
+	"	popfq\n"
+	"	call *%rsi\n"
+	"	pushfq\n"
+	"	pop %rax\n"
+	"	mov %rax, (%rcx)\n"
+	"	jmp 2f\n"
+	"1:	call *%rsi\n"
+	"2:	fxsave64 (%rdi)\n"
+	"	fninit\n"
+	"	fldcw (%rsp)\n"
+	"	add $24, %rsp\n"
+	"	ret\n"
+	".size ov_x87_host_exec, .-ov_x87_host_exec\n"
+	".p2align 4\n"
+	"ov_x87_reg_stubs:\n"
+	"	.irp esc, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf\n"
+	"	.set modrm, 0xc0\n"
+	"	.rept 64\n"
+	"	.byte \\esc, modrm, 0xc3, 0xcc\n"
+	"	.set modrm, modrm + 1\n"
+	"	.endr\n"
+	"	.endr\n"
+	"ov_x87_mem_stubs:\n"
+	"	.irp esc, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf\n"
+	"	.irp reg, 0, 1, 2, 3, 4, 5, 6, 7\n"
+	"	.byte \\esc, (\\reg << 3) | 2, 0xc3, 0xcc\n"
+	"	.endr\n"
+	"	.endr\n"
+	".popsection\n");
+
+extern void ov_x87_host_exec(struct fxsave_area *img, const void *stub, void *mem, uint64_t *flags)
+	__attribute__((visibility("hidden")));
+extern const uint8_t ov_x87_reg_stubs[8][64][4] __attribute__((visibility("hidden")));
+extern const uint8_t ov_x87_mem_stubs[8][8][4] __attribute__((visibility("hidden")));
+
+/* ---------------------------------------------------------------------------------------- */
+/* State helpers */
+
+/* ES and B summarise the unmasked exception flags (SDM Vol. 1 8.1.3.1). */
+static inline void fsw_update_es(struct x87_state *f)
+{
+	if (f->fsw & ~f->fcw & FSW_EXC)
+		f->fsw |= FSW_ES | FSW_B;
+	else
+		f->fsw &= (uint16_t)~(FSW_ES | FSW_B);
+}
+
+/* A waiting x87 instruction first delivers a pending unmasked exception (SDM Vol. 1 8.7). */
+static inline void check_pending(struct vcpu *cpu)
+{
+	if (unlikely(cpu->fpu.fsw & FSW_ES))
+		cpu_raise(cpu, EXC_MF, 0, 0);
+}
+
+/* Host MXCSR_MASK as FXSAVE reports it (the guest sees the host's SSE features). */
+static uint32_t host_mxcsr_mask(void)
+{
+	static uint32_t cached;
+	uint32_t m = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	if (unlikely(!m)) {
+		struct fxsave_area a;
+		memset(&a, 0, sizeof(a));
+		__asm__ volatile("fxsave64 %0" : "=m"(a));
+		m = a.mxcsr_mask ? a.mxcsr_mask : 0xffbf; /* SDM Vol. 1 11.6.6: 0 means 0xFFBF */
+		__atomic_store_n(&cached, m, __ATOMIC_RELAXED);
+	}
+	return m;
+}
+
+/* Full 2-bit tag of physical register @i (SDM Vol. 1 8.1.7): 0 valid, 1 zero, 2 special, 3 empty */
+static unsigned full_tag(const struct x87_state *f, unsigned i)
+{
+	const union x87_reg *r = &f->st[i];
+	unsigned exp = r->m.sexp & 0x7fff;
+	if (!(f->ftw & (1u << i)))
+		return 3;
+	if (exp == 0x7fff)
+		return 2;
+	if (exp == 0)
+		return r->m.mant ? 2 : 1;
+	return (r->m.mant >> 63) ? 0 : 2; /* J bit clear: unnormal */
+}
+
+static uint16_t full_tag_word(const struct x87_state *f)
+{
+	uint16_t tw = 0;
+	for (unsigned i = 0; i < 8; i++)
+		tw |= (uint16_t)(full_tag(f, i) << (2 * i));
+	return tw;
+}
+
+static uint8_t abridged_tag(uint16_t tw)
+{
+	uint8_t t = 0;
+	for (unsigned i = 0; i < 8; i++)
+		if (((tw >> (2 * i)) & 3) != 3)
+			t |= (uint8_t)(1u << i);
+	return t;
+}
+
+static void fpu_init(struct x87_state *f)
+{
+	/* FNINIT, SDM Vol. 1 8.1.5 Table 8-5: registers keep their contents, all tags empty */
+	f->fcw = 0x37f;
+	f->fsw = 0;
+	f->top = 0;
+	f->ftw = 0;
+	f->fop = 0;
+	f->fip = 0;
+	f->fdp = 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Instructions run on the host FPU */
+
+/* Memory forms by escape (D8..DF) and ModRM.reg: access kind and size. SDM Vol. 2 A.5 */
+enum { MF_NONE, MF_LOAD, MF_STORE };
+#define MF(kind, size) ((kind) << 4 | (size))
+static const uint8_t mem_forms[8][8] = {
+	/* D8: m32fp arithmetic */
+	{ MF(MF_LOAD, 4), MF(MF_LOAD, 4), MF(MF_LOAD, 4), MF(MF_LOAD, 4), MF(MF_LOAD, 4),
+	  MF(MF_LOAD, 4), MF(MF_LOAD, 4), MF(MF_LOAD, 4) },
+	/* D9: FLD m32, -, FST m32, FSTP m32, FLDENV, FLDCW, FNSTENV, FNSTCW (the last four in C) */
+	{ MF(MF_LOAD, 4), 0, MF(MF_STORE, 4), MF(MF_STORE, 4), 0, 0, 0, 0 },
+	/* DA: m32int arithmetic */
+	{ MF(MF_LOAD, 4), MF(MF_LOAD, 4), MF(MF_LOAD, 4), MF(MF_LOAD, 4), MF(MF_LOAD, 4),
+	  MF(MF_LOAD, 4), MF(MF_LOAD, 4), MF(MF_LOAD, 4) },
+	/* DB: FILD m32, FISTTP m32, FIST m32, FISTP m32, -, FLD m80, -, FSTP m80 */
+	{ MF(MF_LOAD, 4), MF(MF_STORE, 4), MF(MF_STORE, 4), MF(MF_STORE, 4), 0, MF(MF_LOAD, 10), 0,
+	  MF(MF_STORE, 10) },
+	/* DC: m64fp arithmetic */
+	{ MF(MF_LOAD, 8), MF(MF_LOAD, 8), MF(MF_LOAD, 8), MF(MF_LOAD, 8), MF(MF_LOAD, 8),
+	  MF(MF_LOAD, 8), MF(MF_LOAD, 8), MF(MF_LOAD, 8) },
+	/* DD: FLD m64, FISTTP m64, FST m64, FSTP m64, FRSTOR, -, FNSAVE, FNSTSW (C) */
+	{ MF(MF_LOAD, 8), MF(MF_STORE, 8), MF(MF_STORE, 8), MF(MF_STORE, 8), 0, 0, 0, 0 },
+	/* DE: m16int arithmetic */
+	{ MF(MF_LOAD, 2), MF(MF_LOAD, 2), MF(MF_LOAD, 2), MF(MF_LOAD, 2), MF(MF_LOAD, 2),
+	  MF(MF_LOAD, 2), MF(MF_LOAD, 2), MF(MF_LOAD, 2) },
+	/* DF: FILD m16, FISTTP m16, FIST m16, FISTP m16, FBLD, FILD m64, FBSTP, FISTP m64 */
+	{ MF(MF_LOAD, 2), MF(MF_STORE, 2), MF(MF_STORE, 2), MF(MF_STORE, 2), MF(MF_LOAD, 10),
+	  MF(MF_LOAD, 8), MF(MF_STORE, 10), MF(MF_STORE, 8) },
+};
+
+/* Address of the instruction being executed (RIP is already past it). */
+static inline uint64_t insn_addr(const struct vcpu *cpu, const struct insn *in)
+{
+	return cpu->rip - in->len;
+}
+
+/*
+ * The escape byte (D8..DF) and ModRM of the instruction. Prefixes (66 67 F0 F2 F3, segment,
+ * REX) are never in D8..DF, so the first such byte is the escape and the next is ModRM.
+ */
+static inline unsigned insn_modrm(struct vcpu *cpu, const struct insn *in, unsigned *esc)
+{
+	const uint8_t *p = gva_ptr(cpu, insn_addr(cpu, in), in->len, 0);
+	const uint8_t *end = p + in->len - 1;
+	while (p < end && (*p & 0xf8) != 0xd8)
+		p++;
+	*esc = *p & 7;
+	return p[1];
+}
+
+static inline const struct operand *mem_operand(const struct insn *in)
+{
+	for (unsigned i = 0; i < in->nops; i++)
+		if (in->op[i].kind == OPK_MEM)
+			return &in->op[i];
+	return NULL;
+}
+
+static inline void state_to_img(const struct x87_state *f, struct fxsave_area *img)
+{
+	unsigned top = f->top & 7;
+	img->fcw = f->fcw;
+	/* exception flags, ES and B cleared: the host never has a pending exception */
+	img->fsw = (uint16_t)((f->fsw & (FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3)) | (top << 11));
+	img->ftw = f->ftw;
+	img->rsv1 = 0;
+	img->fop = 0;
+	img->fip = 0;
+	img->fdp = 0;
+	for (unsigned i = 0; i < 8; i++)
+		memcpy(img->st[i], &f->st[(top + i) & 7], 16);
+}
+
+static inline void img_to_state(struct x87_state *f, const struct fxsave_area *img)
+{
+	unsigned top = (img->fsw >> 11) & 7;
+	f->top = (uint8_t)top;
+	f->fsw = (uint16_t)((img->fsw & ~(FSW_TOP | FSW_ES | FSW_B)) | (f->fsw & FSW_STICKY));
+	f->ftw = img->ftw;
+	for (unsigned i = 0; i < 8; i++)
+		memcpy(&f->st[(top + i) & 7], img->st[i], 16);
+	fsw_update_es(f);
+}
+
+static inline void host_exec(struct vcpu *cpu, const struct insn *in, bool use_flags)
+{
+	struct x87_state *f = &cpu->fpu;
+	struct fxsave_area img;
+	uint8_t buf[16] __attribute__((aligned(16)));
+	const struct operand *mo = NULL;
+	const void *stub;
+	uint64_t ea = 0, flags = cpu->rflags;
+	unsigned esc, modrm, form = 0, size = 0, unmasked;
+
+	check_pending(cpu);
+	modrm = insn_modrm(cpu, in, &esc);
+	if (modrm >= 0xc0) {
+		stub = ov_x87_reg_stubs[esc][modrm - 0xc0];
+	} else {
+		mo = mem_operand(in);
+		form = mem_forms[esc][(modrm >> 3) & 7];
+		if (unlikely(!mo || !form))
+			cpu_ud(cpu);
+		size = form & 15;
+		form >>= 4;
+		stub = ov_x87_mem_stubs[esc][(modrm >> 3) & 7];
+		ea = op_ea(cpu, in, mo);
+		if (form == MF_LOAD)
+			mem_read(cpu, ea, buf, size);
+		else
+			gva_ptr(cpu, ea, size, 1); /* fault before any state changes */
+	}
+
+	state_to_img(f, &img);
+	ov_x87_host_exec(&img, stub, buf, use_flags ? &flags : NULL);
+
+	/* Unmasked IE/DE/ZE/OE/UE suppress the memory store (SDM Vol. 1 8.5.1-8.5.5). */
+	unmasked = img.fsw & ~f->fcw & FSW_EXC;
+	if (form == MF_STORE && !(unmasked & ~FSW_PE))
+		mem_write(cpu, ea, buf, size);
+
+	img_to_state(f, &img);
+	f->fip = insn_addr(cpu, in);
+	if (unlikely(unmasked)) {
+		f->fop = (uint16_t)(esc << 8 | modrm);
+		if (mo)
+			f->fdp = ea;
+	}
+	if (use_flags)
+		set_flags(cpu, FLAGS_ARITH, flags);
+}
+
+static void x87_exec(struct vcpu *cpu, const struct insn *in)
+{
+	host_exec(cpu, in, false);
+}
+
+/* FCMOVcc (reads EFLAGS), FCOMI/FCOMIP/FUCOMI/FUCOMIP (write ZF PF CF, clear OF SF AF) */
+static void x87_exec_flags(struct vcpu *cpu, const struct insn *in)
+{
+	host_exec(cpu, in, true);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Control instructions, SDM Vol. 1 8.3.13 */
+
+static void x87_fwait(struct vcpu *cpu, const struct insn *in)
+{
+	check_pending(cpu);
+}
+
+static void x87_emms(struct vcpu *cpu, const struct insn *in)
+{
+	check_pending(cpu);
+	cpu->fpu.ftw = 0;
+}
+
+static void x87_fnclex(struct vcpu *cpu, const struct insn *in)
+{
+	cpu->fpu.fsw &= (uint16_t)~(FSW_STICKY | FSW_ES | FSW_B);
+}
+
+static void x87_fninit(struct vcpu *cpu, const struct insn *in)
+{
+	fpu_init(&cpu->fpu);
+}
+
+static void x87_fldcw(struct vcpu *cpu, const struct insn *in)
+{
+	uint16_t cw;
+	check_pending(cpu);
+	cw = mem_read16(cpu, op_ea(cpu, in, mem_operand(in)));
+	cpu->fpu.fcw = cw;
+	fsw_update_es(&cpu->fpu);
+}
+
+static void x87_fnstcw(struct vcpu *cpu, const struct insn *in)
+{
+	mem_write16(cpu, op_ea(cpu, in, &in->op[0]), cpu->fpu.fcw);
+}
+
+static void x87_fnstsw(struct vcpu *cpu, const struct insn *in)
+{
+	uint16_t sw = x87_get_fsw(&cpu->fpu);
+	if (in->op[0].kind == OPK_GPR)
+		gpr_set(cpu, R_RAX, 2, sw);
+	else
+		mem_write16(cpu, op_ea(cpu, in, &in->op[0]), sw);
+}
+
+/*
+ * The FNSTENV/FLDENV environment in 64-bit mode: the 32-bit protected-mode format (28 bytes),
+ * or with a 66 prefix the 16-bit one (14 bytes). SDM Vol. 1 8.1.10, Figures 8-9/8-10. On this
+ * CPU the reserved upper halves of the 32-bit format read as 0xFFFF, FCS/FDS as 0.
+ */
+static unsigned env_size(const struct insn *in)
+{
+	return in->opsize == 2 ? 14 : 28;
+}
+
+static void env_store(const struct x87_state *f, uint8_t *p, unsigned size)
+{
+	uint16_t fsw = x87_get_fsw(f), ftw = full_tag_word(f);
+	if (size == 14) {
+		uint16_t w[7] = { f->fcw, fsw, ftw, (uint16_t)f->fip, 0, (uint16_t)f->fdp, 0 };
+		memcpy(p, w, 14);
+	} else {
+		uint32_t d[7] = {
+			0xffff0000u | f->fcw,
+			0xffff0000u | fsw,
+			0xffff0000u | ftw,
+			(uint32_t)f->fip,
+			(uint32_t)(f->fop & 0x7ff) << 16,
+			(uint32_t)f->fdp,
+			0xffff0000u,
+		};
+		memcpy(p, d, 28);
+	}
+}
+
+static void env_load(struct x87_state *f, const uint8_t *p, unsigned size)
+{
+	uint16_t fcw, fsw, ftw;
+	memcpy(&fcw, p, 2);
+	if (size == 14) {
+		uint16_t ip, dp;
+		memcpy(&fsw, p + 2, 2);
+		memcpy(&ftw, p + 4, 2);
+		memcpy(&ip, p + 6, 2);
+		memcpy(&dp, p + 10, 2);
+		f->fip = ip;
+		f->fdp = dp;
+	} else {
+		uint32_t ip, op, dp;
+		memcpy(&fsw, p + 4, 2);
+		memcpy(&ftw, p + 8, 2);
+		memcpy(&ip, p + 12, 4);
+		memcpy(&op, p + 16, 4);
+		memcpy(&dp, p + 20, 4);
+		f->fip = ip;
+		f->fop = (uint16_t)((op >> 16) & 0x7ff);
+		f->fdp = dp;
+	}
+	f->fcw = fcw;
+	f->fsw = fsw & (uint16_t)~FSW_TOP;
+	f->top = (uint8_t)((fsw >> 11) & 7);
+	f->ftw = abridged_tag(ftw);
+	fsw_update_es(f);
+}
+
+static void x87_fnstenv(struct vcpu *cpu, const struct insn *in)
+{
+	uint8_t env[28];
+	unsigned size = env_size(in);
+	env_store(&cpu->fpu, env, size);
+	mem_write(cpu, op_ea(cpu, in, &in->op[0]), env, size);
+	/* FNSTENV masks all exceptions afterwards (SDM Vol. 2A FSTENV) */
+	cpu->fpu.fcw |= FSW_EXC;
+	fsw_update_es(&cpu->fpu);
+}
+
+static void x87_fldenv(struct vcpu *cpu, const struct insn *in)
+{
+	uint8_t env[28];
+	unsigned size = env_size(in);
+	check_pending(cpu);
+	mem_read(cpu, op_ea(cpu, in, &in->op[0]), env, size);
+	env_load(&cpu->fpu, env, size);
+}
+
+/* FNSAVE/FRSTOR: the environment followed by ST(0)..ST(7), 10 bytes each. SDM Vol. 1 8.1.10 */
+static void x87_fnsave(struct vcpu *cpu, const struct insn *in)
+{
+	struct x87_state *f = &cpu->fpu;
+	uint8_t img[108];
+	unsigned size = env_size(in);
+	env_store(f, img, size);
+	for (unsigned i = 0; i < 8; i++)
+		memcpy(img + size + 10 * i, &f->st[(f->top + i) & 7], 10);
+	mem_write(cpu, op_ea(cpu, in, &in->op[0]), img, size + 80);
+	fpu_init(f);
+}
+
+static void x87_frstor(struct vcpu *cpu, const struct insn *in)
+{
+	struct x87_state *f = &cpu->fpu;
+	uint8_t img[108];
+	unsigned size = env_size(in);
+	check_pending(cpu);
+	mem_read(cpu, op_ea(cpu, in, &in->op[0]), img, size + 80);
+	env_load(f, img, size);
+	for (unsigned i = 0; i < 8; i++) {
+		union x87_reg *r = &f->st[(f->top + i) & 7];
+		memset(r, 0, sizeof(*r));
+		memcpy(r, img + size + 10 * i, 10);
+	}
+}
+
+/*
+ * FXSAVE/FXSAVE64 (SDM Vol. 2A FXSAVE): #GP unless 16-byte aligned. Without REX.W, FIP and
+ * FDP are stored as 32-bit offsets followed by FCS/FDS (0). Bytes 416..511 are not written.
+ */
+static void x87_fxsave(struct vcpu *cpu, const struct insn *in)
+{
+	const struct x87_state *f = &cpu->fpu;
+	struct fxsave_area a;
+	uint64_t ea = op_ea(cpu, in, &in->op[0]);
+	if (ea & 15)
+		cpu_gp0(cpu);
+	gva_ptr(cpu, ea, 512, 1);
+	memset(&a, 0, FXSAVE_STORED);
+	a.fcw = f->fcw;
+	a.fsw = x87_get_fsw(f);
+	a.ftw = f->ftw;
+	a.fop = f->fop;
+	if (in->mnemonic == ZYDIS_MNEMONIC_FXSAVE64) {
+		a.fip = f->fip;
+		a.fdp = f->fdp;
+	} else {
+		a.fip = (uint32_t)f->fip;
+		a.fdp = (uint32_t)f->fdp;
+	}
+	a.mxcsr = cpu->mxcsr;
+	a.mxcsr_mask = host_mxcsr_mask();
+	for (unsigned i = 0; i < 8; i++)
+		memcpy(a.st[i], &f->st[(f->top + i) & 7], 10);
+	memcpy(a.xmm, cpu->xmm, sizeof(a.xmm));
+	mem_write(cpu, ea, &a, FXSAVE_STORED);
+}
+
+static void x87_fxrstor(struct vcpu *cpu, const struct insn *in)
+{
+	struct x87_state *f = &cpu->fpu;
+	struct fxsave_area a;
+	uint64_t ea = op_ea(cpu, in, &in->op[0]);
+	if (ea & 15)
+		cpu_gp0(cpu);
+	gva_ptr(cpu, ea, 512, 0);
+	mem_read(cpu, ea, &a, FXSAVE_STORED);
+	if (a.mxcsr & ~host_mxcsr_mask())
+		cpu_gp0(cpu);
+	f->fcw = a.fcw;
+	f->fsw = a.fsw & (uint16_t)~FSW_TOP;
+	f->top = (uint8_t)((a.fsw >> 11) & 7);
+	f->ftw = a.ftw;
+	f->fop = a.fop & 0x7ff;
+	if (in->mnemonic == ZYDIS_MNEMONIC_FXRSTOR64) {
+		f->fip = a.fip;
+		f->fdp = a.fdp;
+	} else {
+		f->fip = (uint32_t)a.fip;
+		f->fdp = (uint32_t)a.fdp;
+	}
+	for (unsigned i = 0; i < 8; i++) {
+		union x87_reg *r = &f->st[(f->top + i) & 7];
+		memset(r, 0, sizeof(*r));
+		memcpy(r, a.st[i], 10);
+	}
+	fsw_update_es(f);
+	cpu->mxcsr = a.mxcsr;
+	memcpy(cpu->xmm, a.xmm, sizeof(a.xmm));
+}
+
+#define X(m, fn) { ZYDIS_MNEMONIC_##m, fn }
 const struct insn_entry x87_insns[] = {
+	/* data transfer */
+	X(FLD, x87_exec), X(FST, x87_exec), X(FSTP, x87_exec), X(FSTPNCE, x87_exec),
+	X(FILD, x87_exec), X(FIST, x87_exec), X(FISTP, x87_exec), X(FISTTP, x87_exec),
+	X(FBLD, x87_exec), X(FBSTP, x87_exec), X(FXCH, x87_exec),
+	X(FCMOVB, x87_exec_flags), X(FCMOVE, x87_exec_flags), X(FCMOVBE, x87_exec_flags),
+	X(FCMOVU, x87_exec_flags), X(FCMOVNB, x87_exec_flags), X(FCMOVNE, x87_exec_flags),
+	X(FCMOVNBE, x87_exec_flags), X(FCMOVNU, x87_exec_flags),
+	/* constants */
+	X(FLD1, x87_exec), X(FLDZ, x87_exec), X(FLDPI, x87_exec), X(FLDL2E, x87_exec),
+	X(FLDL2T, x87_exec), X(FLDLG2, x87_exec), X(FLDLN2, x87_exec),
+	/* arithmetic */
+	X(FADD, x87_exec), X(FADDP, x87_exec), X(FIADD, x87_exec),
+	X(FSUB, x87_exec), X(FSUBP, x87_exec), X(FISUB, x87_exec),
+	X(FSUBR, x87_exec), X(FSUBRP, x87_exec), X(FISUBR, x87_exec),
+	X(FMUL, x87_exec), X(FMULP, x87_exec), X(FIMUL, x87_exec),
+	X(FDIV, x87_exec), X(FDIVP, x87_exec), X(FIDIV, x87_exec),
+	X(FDIVR, x87_exec), X(FDIVRP, x87_exec), X(FIDIVR, x87_exec),
+	X(FCHS, x87_exec), X(FABS, x87_exec), X(FSQRT, x87_exec), X(FRNDINT, x87_exec),
+	X(FSCALE, x87_exec), X(FXTRACT, x87_exec), X(FPREM, x87_exec), X(FPREM1, x87_exec),
+	/* comparison */
+	X(FCOM, x87_exec), X(FCOMP, x87_exec), X(FCOMPP, x87_exec), X(FUCOM, x87_exec),
+	X(FUCOMP, x87_exec), X(FUCOMPP, x87_exec), X(FICOM, x87_exec), X(FICOMP, x87_exec),
+	X(FCOMI, x87_exec_flags), X(FCOMIP, x87_exec_flags), X(FUCOMI, x87_exec_flags),
+	X(FUCOMIP, x87_exec_flags), X(FTST, x87_exec), X(FXAM, x87_exec),
+	/* transcendental */
+	X(F2XM1, x87_exec), X(FYL2X, x87_exec), X(FYL2XP1, x87_exec), X(FPTAN, x87_exec),
+	X(FPATAN, x87_exec), X(FSIN, x87_exec), X(FCOS, x87_exec), X(FSINCOS, x87_exec),
+	/* stack and no-ops */
+	X(FFREE, x87_exec), X(FFREEP, x87_exec), X(FINCSTP, x87_exec), X(FDECSTP, x87_exec),
+	X(FNOP, x87_exec), X(FDISI8087_NOP, x87_exec), X(FENI8087_NOP, x87_exec),
+	X(FSETPM287_NOP, x87_exec),
+	/* control */
+	X(FWAIT, x87_fwait), X(EMMS, x87_emms), X(FNCLEX, x87_fnclex), X(FNINIT, x87_fninit),
+	X(FLDCW, x87_fldcw), X(FNSTCW, x87_fnstcw), X(FNSTSW, x87_fnstsw),
+	X(FLDENV, x87_fldenv), X(FNSTENV, x87_fnstenv), X(FRSTOR, x87_frstor),
+	X(FNSAVE, x87_fnsave),
+	X(FXSAVE, x87_fxsave), X(FXSAVE64, x87_fxsave), X(FXRSTOR, x87_fxrstor),
+	X(FXRSTOR64, x87_fxrstor),
 	{ 0, NULL },
 };
