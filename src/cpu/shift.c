@@ -83,7 +83,7 @@ static void op_shl(struct vcpu *cpu, const struct insn *in)
 	uint64_t res = (a << c) & size_mask(size);
 	/* CF = last bit shifted out; for c > bits it is undefined by the SDM, 0 on Intel (the
 	 * bit comes from beyond the zero-extended operand). */
-	uint64_t cf = bits == 64 ? (a >> (64 - c)) & 1 : ((a << (c - 1)) >> bits) & 1;
+	uint64_t cf = bits == 64 ? (a >> (64 - c)) & 1 : ((a << c) >> bits) & 1;
 	dst_write(cpu, in, ea, res);
 	uint64_t f = flags_szp(res, size) | (cf ? FLAG_CF : 0);
 	/* OF = MSB(result) XOR CF: SDM for count 1, Intel applies it for every count. */
