@@ -94,7 +94,7 @@ run_in_fresh_dir() {
 describe_status() {
 	case $1 in
 	124) echo "124 (timed out after ${TIMEOUT}s)" ;;
-	13[2-9] | 1[4-9][0-9]) echo "$1 (killed by $(kill -l $(($1 - 128)) 2>/dev/null || echo signal $(($1 - 128))))" ;;
+	129 | 1[3-8][0-9] | 19[0-2]) echo "$1 (killed by $(kill -l $(($1 - 128)) 2>/dev/null || echo signal $(($1 - 128))))" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -183,8 +183,8 @@ check_rejected() {
 	lines=$(wc -l <"$T/r.err")
 	if [ "$status" = 0 ]; then
 		why="exit status 0"
-	elif [ "$status" -ge 124 ]; then
-		why="exit status $(describe_status "$status")"
+	elif [ "$status" = 124 ] || { [ "$status" -gt 128 ] && [ "$status" -le 192 ]; }; then
+		why="exit status $(describe_status "$status")" # timed out, or killed by a signal
 	elif [ "$lines" != 1 ] || [ "$(head -c 1 "$T/r.err" | wc -c)" = 0 ]; then
 		why="stderr has $lines lines, expected one"
 	elif [ "$(tail -c 1 "$T/r.err" | od -An -c | tr -d ' ')" != '\n' ]; then

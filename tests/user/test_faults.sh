@@ -1,0 +1,18 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Tiny static programs (tests/user/progs/*.S) that exit or die by a CPU exception; the runner must
+# end the same way as the native run: same stdout, and the same exit status, 128+signal when the
+# program dies by a signal (SIGILL 132, SIGTRAP 133, SIGFPE 136, SIGSEGV 139). stderr is not
+# compared: the runner may report the fatal signal there.
+# See common.sh for how a check works and the environment it takes.
+. "$(dirname "$0")/common.sh"
+
+for p in hello ud2 div0 jmpbad nullread wrtext wrrodata int3 hlt; do
+	if [ ! -x "$PROGS/$p" ]; then
+		fail "prog-$p" "$PROGS/$p not built (make test-user builds it)"
+		continue
+	fi
+	check "prog-$p" --no-stderr -- "$PROGS/$p"
+done
+
+finish
