@@ -125,6 +125,12 @@ extern const uint8_t ov_x87_mem_stubs[8][8][4] __attribute__((visibility("hidden
 /* ---------------------------------------------------------------------------------------- */
 /* State helpers */
 
+/* FCW as loaded: bits 15-13 and 7 read as 0, bit 6 as 1 (checked on hardware; SDM Vol. 1 8.1.5) */
+static inline uint16_t fcw_canon(uint16_t v)
+{
+	return (uint16_t)((v & 0x1f3f) | 0x40);
+}
+
 /* ES and B summarise the unmasked exception flags (SDM Vol. 1 8.1.3.1). */
 static inline void fsw_update_es(struct x87_state *f)
 {
@@ -354,7 +360,9 @@ static void x87_fwait(struct vcpu *cpu, const struct insn *in)
 static void x87_emms(struct vcpu *cpu, const struct insn *in)
 {
 	check_pending(cpu);
+	/* all tags empty; like every MMX instruction it also sets TOP to 0 (checked on hardware) */
 	cpu->fpu.ftw = 0;
+	cpu->fpu.top = 0;
 }
 
 static void x87_fnclex(struct vcpu *cpu, const struct insn *in)
@@ -372,7 +380,7 @@ static void x87_fldcw(struct vcpu *cpu, const struct insn *in)
 	uint16_t cw;
 	check_pending(cpu);
 	cw = mem_read16(cpu, op_ea(cpu, in, mem_operand(in)));
-	cpu->fpu.fcw = cw;
+	cpu->fpu.fcw = fcw_canon(cw);
 	fsw_update_es(&cpu->fpu);
 }
 
@@ -443,7 +451,7 @@ static void env_load(struct x87_state *f, const uint8_t *p, unsigned size)
 		f->fop = (uint16_t)((op >> 16) & 0x7ff);
 		f->fdp = dp;
 	}
-	f->fcw = fcw;
+	f->fcw = fcw_canon(fcw);
 	f->fsw = fsw & (uint16_t)~FSW_TOP;
 	f->top = (uint8_t)((fsw >> 11) & 7);
 	f->ftw = abridged_tag(ftw);
@@ -541,7 +549,7 @@ static void x87_fxrstor(struct vcpu *cpu, const struct insn *in)
 	mem_read(cpu, ea, &a, FXSAVE_STORED);
 	if (a.mxcsr & ~host_mxcsr_mask())
 		cpu_gp0(cpu);
-	f->fcw = a.fcw;
+	f->fcw = fcw_canon(a.fcw);
 	f->fsw = a.fsw & (uint16_t)~FSW_TOP;
 	f->top = (uint8_t)((a.fsw >> 11) & 7);
 	f->ftw = a.ftw;
