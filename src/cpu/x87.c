@@ -555,7 +555,8 @@ static void x87_fxrstor(struct vcpu *cpu, const struct insn *in)
 	f->ftw = a.ftw;
 	f->fop = a.fop & 0x7ff;
 	if (in->mnemonic == ZYDIS_MNEMONIC_FXRSTOR64) {
-		f->fip = a.fip;
+		/* this CPU keeps FIP as a 57-bit sign-extended address, FDP whole (checked) */
+		f->fip = (uint64_t)((int64_t)(a.fip << 7) >> 7);
 		f->fdp = a.fdp;
 	} else {
 		f->fip = (uint32_t)a.fip;
