@@ -16,8 +16,8 @@
 USER_DIR := $(BUILD)/tests/user
 BUSYBOX_DIR := $(BUILD)/guest/busybox-static
 BUSYBOX_BIN := $(BUSYBOX_DIR)/bin/busybox
-USER_PROG_SRCS := $(sort $(wildcard tests/user/progs/*.S))
-USER_PROGS := $(USER_PROG_SRCS:tests/user/progs/%.S=$(USER_DIR)/progs/%)
+USER_PROG_SRCS := $(sort $(wildcard tests/user/progs/*.S tests/user/progs/*.c))
+USER_PROGS := $(basename $(USER_PROG_SRCS:tests/user/progs/%=$(USER_DIR)/progs/%))
 USER_TESTS ?= $(sort $(wildcard tests/user/test_*.sh))
 USER_RUNNER ?= $(BUILD)/omnivisor exec --
 USER_ERR_PREFIX ?= omnivisor:
@@ -40,3 +40,8 @@ $(BUSYBOX_BIN): scripts/fetch-busybox.sh
 $(USER_DIR)/progs/%: tests/user/progs/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -static -nostdlib -o $@ $<
+
+# Small static C programs (glibc): signal handlers, threads.
+$(USER_DIR)/progs/%: tests/user/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 $(WARN) -static -pthread -o $@ $<
