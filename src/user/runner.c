@@ -1,11 +1,398 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder until the user-mode runner lands. */
+/*
+ * `omnivisor exec [options] [--] PROGRAM [ARGS...]`: load a Linux x86-64 program (and its ELF
+ * interpreter) into a fresh guest address space, build its initial stack and run its first
+ * thread on a vCPU. Everything that can be wrong with the input is reported before the guest
+ * runs: one line `omnivisor: PROGRAM: reason`, exit status 1 (127 if the file does not exist).
+ */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "omnivisor/user.h"
+#include "user/user.h"
+
+/* Guest address space: 1 TiB window; the stack at its top, mmap below it, PIE at 2/3. */
+#define GUEST_WINDOW (1ULL << 40)
+#define STACK_GAP (16 * GUEST_PAGE_SIZE)
+#define MAX_SHEBANG_DEPTH 4
+
+struct user_proc user_proc;
+__thread struct user_thread *current_uthread;
+char user_self_exe[PATH_MAX];
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: omnivisor exec [options] [--] PROGRAM [ARGS...]\n"
+		"\n"
+		"Run a Linux x86-64 program (static or dynamic, ET_EXEC or PIE, or a #! script) on\n"
+		"Omnivisor's virtual CPU. System calls go to the host kernel; the program never sees\n"
+		"the runner's memory.\n"
+		"\n"
+		"options:\n"
+		"  --trace LIST   comma-separated: syscall (every system call with arguments and\n"
+		"                 result), exec (program loading), signal (signal delivery), cpu\n"
+		"  -E VAR=VAL     set VAR in the program's environment\n"
+		"  -U VAR         remove VAR from the program's environment\n"
+		"  -i             start with an empty environment\n"
+		"  --argv0 NAME   pass NAME as argv[0] instead of PROGRAM\n"
+		"  -h, --help     show this text\n"
+		"\n"
+		"The exit status is the program's; a program killed by a signal kills omnivisor with\n"
+		"the same signal.\n");
+}
+
+static int bad_input(const char *prog, const char *reason, int status)
+{
+	fprintf(stderr, "omnivisor: %s: %s\n", prog, reason);
+	return status;
+}
+
+/* ---- environment --------------------------------------------------------------------------- */
+
+struct env {
+	char **v;
+	size_t n, cap;
+};
+
+static int env_unset(struct env *e, const char *name)
+{
+	size_t len = strcspn(name, "=");
+	for (size_t i = 0; i < e->n; i++)
+		if (!strncmp(e->v[i], name, len) && e->v[i][len] == '=') {
+			memmove(&e->v[i], &e->v[i + 1], (e->n - i) * sizeof(char *));
+			e->n--;
+			i--;
+		}
+	return 0;
+}
+
+static int env_set(struct env *e, char *kv)
+{
+	env_unset(e, kv);
+	if (e->n + 2 > e->cap) {
+		char **nv;
+		e->cap = e->cap ? e->cap * 2 : 64;
+		nv = realloc(e->v, e->cap * sizeof(char *));
+		if (!nv)
+			return -ENOMEM;
+		e->v = nv;
+	}
+	e->v[e->n++] = kv;
+	e->v[e->n] = NULL;
+	return 0;
+}
+
+static const char *env_get(const struct env *e, const char *name)
+{
+	size_t len = strlen(name);
+	for (size_t i = 0; i < e->n; i++)
+		if (!strncmp(e->v[i], name, len) && e->v[i][len] == '=')
+			return e->v[i] + len + 1;
+	return NULL;
+}
+
+/* ---- program lookup -------------------------------------------------------------------------- */
+
+/* PROGRAM without a slash is looked up in PATH, as execvp(3) and shells do. */
+static int find_program(const char *name, const struct env *e, char *out, size_t outlen)
+{
+	const char *path;
+	int err = ENOENT;
+
+	if (strchr(name, '/')) {
+		snprintf(out, outlen, "%s", name);
+		return 0;
+	}
+	path = env_get(e, "PATH");
+	if (!path)
+		path = getenv("PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t len = strcspn(path, ":");
+		struct stat st;
+		snprintf(out, outlen, "%.*s%s%s", (int)len, path, len ? "/" : "", name);
+		if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(out, X_OK) == 0)
+				return 0;
+			err = EACCES;
+		}
+		path += len;
+		if (*path == ':')
+			path++;
+	}
+	return -err;
+}
+
+/* Parse a "#!interp [arg]" line (Linux fs/binfmt_script.c). 0 or -ENOEXEC. */
+static int parse_shebang(const char *buf, size_t len, char *interp, size_t ilen, char *arg,
+			 size_t alen)
+{
+	char line[256];
+	char *p, *end;
+	size_t n = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
+
+	memcpy(line, buf, n);
+	line[n] = 0;
+	end = strchr(line, '\n');
+	if (end)
+		*end = 0;
+	p = line + 2;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	end = p + strcspn(p, " \t");
+	if (end == p)
+		return -ENOEXEC;
+	snprintf(interp, ilen, "%.*s", (int)(end - p), p);
+	p = end;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	/* the rest of the line is one argument, trailing blanks removed */
+	end = p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	snprintf(arg, alen, "%.*s", (int)(end - p), p);
+	return 0;
+}
+
+static int open_program(const char *prog, const char *path, int *fdp, unsigned char *hdr,
+			size_t *hlen)
+{
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+		return bad_input(prog, strerror(e), e == ENOENT ? 127 : 1);
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return bad_input(prog, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file",
+				 1);
+	}
+	n = pread(fd, hdr, 256, 0);
+	if (n < 0) {
+		close(fd);
+		return bad_input(prog, strerror(errno), 1);
+	}
+	*hlen = (size_t)n;
+	*fdp = fd;
+	return 0;
+}
 
 int user_exec_main(int argc, char **argv)
 {
-	(void)argc; (void)argv;
-	fprintf(stderr, "omnivisor exec: not implemented yet\n");
-	return 1;
+	struct env env = { 0 };
+	const char *argv0 = NULL;
+	char path[PATH_MAX], interp_path[PATH_MAX], err[PATH_MAX + 300];
+	char sb_interp[PATH_MAX], sb_arg[256];
+	char **gargv;
+	int gargc, i, fd, ifd = -1, r;
+	unsigned char hdr[256];
+	size_t hlen;
+	struct elf_image exe, interp;
+	struct guest_mem *mem;
+	struct user_thread *t;
+	struct stack_args sa;
+	int64_t rsp;
+	uint64_t stack_size;
+	struct rlimit rl;
+	bool clear_env = false;
+
+	/* options: everything before PROGRAM */
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (a[0] != '-' || !a[1])
+			break;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--trace") || !strncmp(a, "--trace=", 8)) {
+			const char *list = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!list || trace_parse(list) < 0) {
+				fprintf(stderr, "omnivisor: --trace: expected a list of cpu, syscall, "
+						"exec, signal\n");
+				return 2;
+			}
+		} else if (!strcmp(a, "-E") || !strcmp(a, "-U") || !strcmp(a, "--argv0")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "omnivisor: %s needs an argument\n", a);
+				return 2;
+			}
+			i++;
+			if (a[1] == 'E') {
+				if (!strchr(argv[i], '=')) {
+					fprintf(stderr, "omnivisor: -E expects VAR=VALUE\n");
+					return 2;
+				}
+			}
+		} else if (!strcmp(a, "-i")) {
+			clear_env = true;
+		} else {
+			fprintf(stderr, "omnivisor: exec: unknown option '%s'\n", a);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	/* environment: ours (unless -i), then -E/-U in order */
+	if (!clear_env)
+		for (char **e = environ; *e; e++)
+			if (env_set(&env, *e) < 0)
+				return 1;
+	for (int k = 0; k < i; k++) {
+		if (!strcmp(argv[k], "--"))
+			break;
+		if (!strcmp(argv[k], "--trace") || !strcmp(argv[k], "--argv0")) {
+			if (argv[k][2] == 'a')
+				argv0 = argv[k + 1];
+			k++;
+		} else if (!strcmp(argv[k], "-E")) {
+			env_set(&env, argv[++k]);
+		} else if (!strcmp(argv[k], "-U")) {
+			env_unset(&env, argv[++k]);
+		}
+	}
+	if (!env.v) {
+		env.v = calloc(1, sizeof(char *));
+		if (!env.v)
+			return 1;
+		env.cap = 1;
+	}
+
+	gargc = argc - i;
+	gargv = calloc((size_t)gargc + 2 * MAX_SHEBANG_DEPTH + 1, sizeof(char *));
+	if (!gargv)
+		return 1;
+	for (int k = 0; k < gargc; k++)
+		gargv[k] = argv[i + k];
+
+	r = find_program(gargv[0], &env, path, sizeof(path));
+	if (r < 0)
+		return bad_input(gargv[0], strerror(-r), r == -ENOENT ? 127 : 1);
+	if (argv0)
+		gargv[0] = (char *)argv0;
+
+	r = open_program(path, path, &fd, hdr, &hlen);
+	if (r)
+		return r;
+	/* #! scripts: argv becomes interp [arg] script args... (fs/binfmt_script.c) */
+	for (int depth = 0; elf_check(hdr, hlen) == 2; depth++) {
+		char *script = strdup(path);
+		int extra;
+		close(fd);
+		if (depth >= MAX_SHEBANG_DEPTH)
+			return bad_input(script, "too many levels of #! interpreters", 1);
+		if (parse_shebang((char *)hdr, hlen, sb_interp, sizeof(sb_interp), sb_arg,
+				  sizeof(sb_arg)) < 0)
+			return bad_input(script, "bad #! line", 1);
+		extra = sb_arg[0] ? 2 : 1;
+		memmove(&gargv[extra + 1], &gargv[1], (size_t)gargc * sizeof(char *));
+		gargv[0] = strdup(sb_interp);
+		if (sb_arg[0])
+			gargv[1] = strdup(sb_arg);
+		gargv[extra] = script;
+		gargc += extra;
+		snprintf(path, sizeof(path), "%s", sb_interp);
+		r = open_program(path, path, &fd, hdr, &hlen);
+		if (r)
+			return r;
+	}
+
+	if (readlink("/proc/self/exe", user_self_exe, sizeof(user_self_exe) - 1) < 0)
+		snprintf(user_self_exe, sizeof(user_self_exe), "/proc/self/exe");
+	if (!realpath(path, user_proc.exe_path))
+		snprintf(user_proc.exe_path, sizeof(user_proc.exe_path), "%s", path);
+
+	mem = mem_create(GUEST_WINDOW);
+	if (!mem)
+		return bad_input(path, "cannot reserve the guest address space", 1);
+	r = elf_load(mem, fd, (GUEST_WINDOW / 3 * 2) & GUEST_PAGE_MASK, &exe, err, sizeof(err));
+	close(fd);
+	if (r < 0)
+		return bad_input(path, err, 1);
+	memset(&interp, 0, sizeof(interp));
+	if (exe.interp[0]) {
+		snprintf(interp_path, sizeof(interp_path), "%s", exe.interp);
+		ifd = open(interp_path, O_RDONLY | O_CLOEXEC);
+		if (ifd < 0) {
+			snprintf(err, sizeof(err), "cannot open ELF interpreter %s: %s", interp_path,
+				 strerror(errno));
+			return bad_input(path, err, 1);
+		}
+		r = elf_load(mem, ifd, 0, &interp, err, sizeof(err));
+		close(ifd);
+		if (r < 0) {
+			char msg[2 * PATH_MAX + 400];
+			snprintf(msg, sizeof(msg), "ELF interpreter %s: %s", interp_path, err);
+			return bad_input(path, msg, 1);
+		}
+		if (interp.interp[0])
+			return bad_input(path, "the ELF interpreter has an interpreter itself", 1);
+	}
+	mem_set_brk_base(mem, exe.end);
+
+	stack_size = 8ULL << 20;
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > stack_size)
+		stack_size = rl.rlim_cur < (128ULL << 20) ? (rl.rlim_cur & GUEST_PAGE_MASK)
+							 : (128ULL << 20);
+	sa.argc = gargc;
+	sa.argv = gargv;
+	sa.envp = env.v;
+	sa.execfn = path;
+	sa.exe = &exe;
+	sa.interp_base = exe.interp[0] ? interp.start : 0;
+	rsp = stack_setup(mem, GUEST_WINDOW - STACK_GAP, stack_size, &sa);
+	if (rsp < 0)
+		return bad_input(path, rsp == -E2BIG ? "argument list too long"
+						     : "cannot map the stack", 1);
+
+	if (trace_on(TRACE_EXEC)) {
+		pr_err("exec %s: %s, bias %#llx, entry %#llx, brk %#llx", path,
+		       exe.bias ? "PIE" : "ET_EXEC", (unsigned long long)exe.bias,
+		       (unsigned long long)exe.entry, (unsigned long long)exe.end);
+		if (exe.interp[0])
+			pr_err("interpreter %s at %#llx, entry %#llx", exe.interp,
+			       (unsigned long long)interp.start, (unsigned long long)interp.entry);
+		pr_err("stack %#llx, argc %d", (unsigned long long)rsp, gargc);
+	}
+
+	/* the process and its first thread */
+	pthread_mutex_init(&user_proc.lock, NULL);
+	user_proc.mem = mem;
+	user_proc.cache = block_cache_create(mem);
+	if (!user_proc.cache)
+		return bad_input(path, "out of memory", 1);
+	user_proc.nr_threads = 1;
+	if (posix_memalign((void **)&t, 64, sizeof(*t)))
+		return bad_input(path, "out of memory", 1);
+	memset(t, 0, sizeof(*t));
+	vcpu_init(&t->cpu, mem, user_proc.cache);
+	t->cpu.opaque = t;
+	t->proc = &user_proc;
+	t->tid = (int)host_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+	t->altstack.ss_flags = SS_DISABLE;
+	t->cpu.rip = exe.interp[0] ? interp.entry : exe.entry;
+	t->cpu.gpr[R_RSP] = (uint64_t)rsp;
+	current_uthread = t;
+	mem_install_fault_handler();
+	signal_init(&user_proc, t);
+	thread_run(t);
 }
