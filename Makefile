@@ -49,6 +49,10 @@ $(ODIR)/%.o: %.c | $(DEPS_STAMP)
 -include tests/tests.mk
 -include bench/bench.mk
 
+# The main job until the VM boots: Debian's busybox on the virtual CPU (scripts/demo.sh).
+run: $(BUILD)/omnivisor $(BUSYBOX_BIN)
+	@sh scripts/demo.sh $(BUILD)/omnivisor $(BUSYBOX_BIN)
+
 clean:
 	rm -rf $(BUILD)/release $(BUILD)/debug $(BUILD)/asan $(BUILD)/omnivisor $(BUILD)/tests
 
