@@ -179,6 +179,11 @@ static int open_program(const char *prog, const char *path, int *fdp, unsigned c
 		return bad_input(prog, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file",
 				 1);
 	}
+	if (access(path, X_OK) < 0) {
+		int e = errno;
+		close(fd);
+		return bad_input(prog, strerror(e), 1);
+	}
 	n = pread(fd, hdr, 256, 0);
 	if (n < 0) {
 		close(fd);
