@@ -232,7 +232,7 @@ static void op_leave(struct vcpu *cpu, const struct insn *in)
 /*
  * ENTER imm16, imm8 (SDM Vol. 2 ENTER, 64-bit operation): push RBP, copy NestingLevel-1 frame
  * pointers from the enclosing frame, push the new frame pointer, allocate. Registers change
- * only after every access has succeeded.
+ * only after every access has succeeded; stores done before a fault stay, as on hardware.
  */
 static void op_enter(struct vcpu *cpu, const struct insn *in)
 {
@@ -253,6 +253,13 @@ static void op_enter(struct vcpu *cpu, const struct insn *in)
 		}
 		rsp -= size;
 		mem_write_sz(cpu, rsp, frame, size);
+	}
+	if (alloc) {
+		/* Intel hardware then write-probes the new stack top: a fault there comes after
+		 * the pushes above, with the registers unchanged. A locked OR of zero is a write
+		 * access that leaves the byte as it is. */
+		uint8_t *p = gva_ptr(cpu, rsp - alloc, size, 1);
+		__atomic_fetch_or(p, 0, __ATOMIC_RELAXED);
 	}
 	gpr_set(cpu, R_RBP, size, frame);
 	cpu->gpr[R_RSP] = rsp - alloc;
