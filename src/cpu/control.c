@@ -6,8 +6,9 @@
  *
  * Near branches in 64-bit mode use a 64-bit operand size on Intel whatever the 66 prefix says
  * (SDM Vol. 2 JMP/CALL/RET "64-bit mode" notes), so stack accesses are always 8 bytes.
- * A non-canonical target raises #GP(0) at the branch itself, before any state changes (SDM
- * Vol. 2 JMP/CALL/RET protected-mode exceptions; Intel reports the fault on the branch).
+ * A non-canonical target raises #GP(0) at the branch itself with the registers unchanged (SDM
+ * Vol. 2 JMP/CALL/RET 64-bit mode exceptions; Intel reports the fault on the branch, and a
+ * CALL has already stored the return address then, as the differential tests show).
  */
 #include "cpu.h"
 
@@ -62,22 +63,17 @@ static void far_ret(struct vcpu *cpu, const struct insn *in)
 	cpu->rip = t;
 }
 
-/* Target of an indirect branch (register or memory), or #UD. */
+/* Target of a near branch: resolved immediate, register or memory (not yet checked). */
 static inline uint64_t branch_target(struct vcpu *cpu, const struct insn *in)
 {
 	const struct operand *o = &in->op[0];
-	uint64_t t;
 	if (likely(o->kind == OPK_IMM))
 		return (uint64_t)o->disp;
 	if (o->kind == OPK_GPR)
-		t = cpu->gpr[o->reg];
-	else if (o->kind == OPK_MEM)
-		t = mem_read64(cpu, op_ea(cpu, in, o));
-	else
-		cpu_ud(cpu);
-	if (unlikely(!is_canonical(t)))
-		cpu_gp0(cpu);
-	return t;
+		return cpu->gpr[o->reg];
+	if (o->kind == OPK_MEM)
+		return mem_read64(cpu, op_ea(cpu, in, o));
+	cpu_ud(cpu);
 }
 
 static void op_jmp(struct vcpu *cpu, const struct insn *in)
@@ -86,7 +82,10 @@ static void op_jmp(struct vcpu *cpu, const struct insn *in)
 		far_branch(cpu, in, 0);
 		return;
 	}
-	cpu->rip = branch_target(cpu, in);
+	uint64_t t = branch_target(cpu, in);
+	if (unlikely(!is_canonical(t)))
+		cpu_gp0(cpu);
+	cpu->rip = t;
 }
 
 static void op_call(struct vcpu *cpu, const struct insn *in)
@@ -97,7 +96,12 @@ static void op_call(struct vcpu *cpu, const struct insn *in)
 		return;
 	}
 	t = branch_target(cpu, in);
-	cpu_push(cpu, cpu->rip, 8);
+	/* Intel hardware stores the return address before it checks the target: a
+	 * non-canonical target leaves that store in memory, RSP and RIP unchanged. */
+	mem_write64(cpu, cpu->gpr[R_RSP] - 8, cpu->rip);
+	if (unlikely(!is_canonical(t)))
+		cpu_gp0(cpu);
+	cpu->gpr[R_RSP] -= 8;
 	cpu->rip = t;
 }
 
