@@ -7,9 +7,10 @@
  * the destination nor any flag. A 32-bit register destination is still written (and so
  * zero-extended to 64 bits) with a zero count, as the hardware does.
  *
- * Flags the SDM leaves undefined are produced the way current Intel cores do (checked against
- * the host): OF for counts > 1 follows the count-1 formula applied to the result, AF is
- * cleared by the shifts... see the per-instruction comments and tests/cpu/cases/shift.txt.
+ * Flags the SDM leaves undefined are produced the way current Intel cores do (measured on the
+ * host, a Xeon, for every size and count): OF for a count > 1 is the SDM's count-1 formula
+ * evaluated on the ORIGINAL operand (as if the instruction had shifted by one), and AF is
+ * cleared by SHL/SHR/SAR/SHLD/SHRD and untouched by the rotates.
  */
 #include <stdbool.h>
 
@@ -86,8 +87,8 @@ static void op_shl(struct vcpu *cpu, const struct insn *in)
 	uint64_t cf = bits == 64 ? (a >> (64 - c)) & 1 : ((a << c) >> bits) & 1;
 	dst_write(cpu, in, ea, res);
 	uint64_t f = flags_szp(res, size) | (cf ? FLAG_CF : 0);
-	/* OF = MSB(result) XOR CF: SDM for count 1, Intel applies it for every count. */
-	if (msb(res, size) ^ cf)
+	/* OF = MSB(result) XOR CF for count 1, i.e. the XOR of the two top bits of the original. */
+	if ((msb(a, size) ^ (a >> (bits - 2))) & 1)
 		f |= FLAG_OF;
 	set_flags(cpu, SHIFT_FLAGS, f);
 }
@@ -103,9 +104,8 @@ static void op_shr(struct vcpu *cpu, const struct insn *in)
 	uint64_t cf = (a >> (c - 1)) & 1;
 	dst_write(cpu, in, ea, res);
 	uint64_t f = flags_szp(res, size) | (cf ? FLAG_CF : 0);
-	/* OF = MSB(original) for count 1; Intel: MSB(res) XOR next bit, which is that for 1
-	 * and 0 for larger counts. */
-	if ((msb(res, size) ^ (res >> (size * 8 - 2))) & 1)
+	/* OF = MSB(original) (SDM for count 1; Intel for every count). */
+	if (msb(a, size))
 		f |= FLAG_OF;
 	set_flags(cpu, SHIFT_FLAGS, f);
 }
@@ -132,6 +132,15 @@ static inline uint64_t rotl(uint64_t a, unsigned r, unsigned bits)
 	return ((a << r) | (a >> (bits - r))) & size_mask(bits / 8);
 }
 
+/* Intel: ROL/ROR of a register by an immediate count other than 1 leave OF unchanged (the CL
+ * forms and the memory forms write it for every count). */
+static inline uint64_t rot_flags(const struct insn *in, unsigned c)
+{
+	if (in->op[0].kind == OPK_GPR && in->nops > 1 && in->op[1].kind == OPK_IMM && c != 1)
+		return FLAG_CF;
+	return ROT_FLAGS;
+}
+
 static void op_rol(struct vcpu *cpu, const struct insn *in)
 {
 	uint64_t ea = 0, a = dst_read(cpu, in, &ea);
@@ -141,10 +150,11 @@ static void op_rol(struct vcpu *cpu, const struct insn *in)
 		return count_zero(cpu, in, a);
 	uint64_t res = rotl(a, c & (bits - 1), bits);
 	dst_write(cpu, in, ea, res);
-	/* CF = LSB(result); OF = MSB(result) XOR CF (count 1 by the SDM; Intel for any count). */
+	/* CF = LSB(result); OF = MSB(result) XOR CF for count 1 = XOR of the original's two top
+	 * bits, which Intel uses for any count. */
 	uint64_t cf = res & 1;
-	uint64_t f = (cf ? FLAG_CF : 0) | ((msb(res, size) ^ cf) ? FLAG_OF : 0);
-	set_flags(cpu, ROT_FLAGS, f);
+	uint64_t f = (cf ? FLAG_CF : 0) | ((msb(a, size) ^ (a >> (bits - 2))) & 1 ? FLAG_OF : 0);
+	set_flags(cpu, rot_flags(in, c), f);
 }
 
 static void op_ror(struct vcpu *cpu, const struct insn *in)
@@ -157,17 +167,17 @@ static void op_ror(struct vcpu *cpu, const struct insn *in)
 	unsigned r = c & (bits - 1);
 	uint64_t res = rotl(a, r ? bits - r : 0, bits);
 	dst_write(cpu, in, ea, res);
-	/* CF = MSB(result); OF = XOR of the two most significant result bits. */
+	/* CF = MSB(result); OF = XOR of the two top result bits for count 1, i.e. LSB XOR MSB of
+	 * the original, which Intel uses for any count. */
 	uint64_t cf = msb(res, size);
-	uint64_t f = (cf ? FLAG_CF : 0) | (((res >> (bits - 2)) ^ cf) & 1 ? FLAG_OF : 0);
-	set_flags(cpu, ROT_FLAGS, f);
+	uint64_t f = (cf ? FLAG_CF : 0) | ((msb(a, size) ^ a) & 1 ? FLAG_OF : 0);
+	set_flags(cpu, rot_flags(in, c), f);
 }
 
 /* RCL/RCR count: 5 bits (6 for 64-bit), then modulo 9 / 17 for 8- / 16-bit operands. */
-static inline unsigned rc_count(unsigned raw, unsigned size, unsigned *masked)
+static inline unsigned rc_count(unsigned raw, unsigned size)
 {
 	unsigned c = raw & count_mask(size);
-	*masked = c;
 	if (size == 1)
 		return c % 9;
 	if (size == 2)
@@ -178,52 +188,52 @@ static inline unsigned rc_count(unsigned raw, unsigned size, unsigned *masked)
 static void op_rcl(struct vcpu *cpu, const struct insn *in)
 {
 	uint64_t ea = 0, a = dst_read(cpu, in, &ea);
-	unsigned size = in->op[0].size, bits = size * 8, masked;
-	unsigned c = rc_count(raw_count(cpu, in, 1), size, &masked);
-	if (unlikely(masked == 0))
+	unsigned size = in->op[0].size, bits = size * 8;
+	unsigned c = rc_count(raw_count(cpu, in, 1), size);
+	/* count 0, or a multiple of 9 / 17: nothing changes, OF included (Intel) */
+	if (unlikely(c == 0))
 		return count_zero(cpu, in, a);
 	uint64_t cf = cpu->rflags & FLAG_CF;
-	uint64_t res = a;
-	if (c) {
-		/* rotate the (bits+1)-bit value CF:a left by c */
-		unsigned __int128 v = ((unsigned __int128)cf << bits) | a;
-		unsigned __int128 r = (v << c) | (v >> (bits + 1 - c));
-		res = (uint64_t)r & size_mask(size);
-		cf = (uint64_t)(r >> bits) & 1;
-	}
+	uint64_t res;
+	/* OF = MSB(result) XOR CF for count 1 = XOR of the original's two top bits; Intel uses
+	 * that for any count (also when the count is a multiple of 9/17). */
+	uint64_t of = (msb(a, size) ^ (a >> (bits - 2))) & 1;
+	/* rotate the (bits+1)-bit value CF:a left by c */
+	unsigned __int128 v = ((unsigned __int128)cf << bits) | a;
+	unsigned __int128 r = (v << c) | (v >> (bits + 1 - c));
+	res = (uint64_t)r & size_mask(size);
+	cf = (uint64_t)(r >> bits) & 1;
 	dst_write(cpu, in, ea, res);
-	/* OF = MSB(result) XOR CF (count 1 by the SDM; Intel for any count). */
-	uint64_t f = (cf ? FLAG_CF : 0) | ((msb(res, size) ^ cf) ? FLAG_OF : 0);
+	uint64_t f = (cf ? FLAG_CF : 0) | (of ? FLAG_OF : 0);
 	set_flags(cpu, ROT_FLAGS, f);
 }
 
 static void op_rcr(struct vcpu *cpu, const struct insn *in)
 {
 	uint64_t ea = 0, a = dst_read(cpu, in, &ea);
-	unsigned size = in->op[0].size, bits = size * 8, masked;
-	unsigned c = rc_count(raw_count(cpu, in, 1), size, &masked);
-	if (unlikely(masked == 0))
+	unsigned size = in->op[0].size, bits = size * 8;
+	unsigned c = rc_count(raw_count(cpu, in, 1), size);
+	/* count 0, or a multiple of 9 / 17: nothing changes, OF included (Intel) */
+	if (unlikely(c == 0))
 		return count_zero(cpu, in, a);
 	uint64_t cf = cpu->rflags & FLAG_CF;
-	uint64_t res = a;
-	if (c) {
-		unsigned __int128 v = ((unsigned __int128)cf << bits) | a;
-		unsigned __int128 r = (v >> c) | (v << (bits + 1 - c));
-		res = (uint64_t)r & size_mask(size);
-		cf = (uint64_t)(r >> bits) & 1;
-	}
+	uint64_t res;
+	/* OF = MSB(dest) XOR CF before the rotation (SDM for count 1; Intel for any count). */
+	uint64_t of = msb(a, size) ^ cf;
+	unsigned __int128 v = ((unsigned __int128)cf << bits) | a;
+	unsigned __int128 r = (v >> c) | (v << (bits + 1 - c));
+	res = (uint64_t)r & size_mask(size);
+	cf = (uint64_t)(r >> bits) & 1;
 	dst_write(cpu, in, ea, res);
-	/* OF = MSB(dest) XOR CF before the rotation for count 1, which is the XOR of the two
-	 * most significant result bits; Intel uses the latter for any count. */
-	uint64_t f = (cf ? FLAG_CF : 0) | ((msb(res, size) ^ (res >> (bits - 2))) & 1 ? FLAG_OF : 0);
+	uint64_t f = (cf ? FLAG_CF : 0) | (of ? FLAG_OF : 0);
 	set_flags(cpu, ROT_FLAGS, f);
 }
 
 /*
  * SHLD/SHRD. For a 16-bit operand with count > 16 the SDM leaves result and flags undefined;
  * Intel cores (P6 and later) shift the 48-bit value dest:src:dest, which is what we do
- * (same as Bochs). OF for count > 1: CF XOR MSB(result) for SHLD, XOR of the two top result
- * bits for SHRD, as on Intel. AF: undefined, cleared.
+ * (same as Bochs). OF for count > 1: the count-1 formula on the original operands, as on
+ * Intel. AF: undefined, cleared.
  */
 static void op_shld(struct vcpu *cpu, const struct insn *in)
 {
@@ -244,7 +254,8 @@ static void op_shld(struct vcpu *cpu, const struct insn *in)
 	}
 	dst_write(cpu, in, ea, res);
 	uint64_t f = flags_szp(res, size) | (cf ? FLAG_CF : 0);
-	if (msb(res, size) ^ cf)
+	/* OF: sign change for count 1 = XOR of the original's two top bits */
+	if ((msb(a, size) ^ (a >> (bits - 2))) & 1)
 		f |= FLAG_OF;
 	set_flags(cpu, SHIFT_FLAGS, f);
 }
@@ -268,7 +279,8 @@ static void op_shrd(struct vcpu *cpu, const struct insn *in)
 	}
 	dst_write(cpu, in, ea, res);
 	uint64_t f = flags_szp(res, size) | (cf ? FLAG_CF : 0);
-	if ((msb(res, size) ^ (res >> (bits - 2))) & 1)
+	/* OF: sign change for count 1 = MSB(dest) XOR LSB(src) */
+	if ((msb(a, size) ^ b) & 1)
 		f |= FLAG_OF;
 	set_flags(cpu, SHIFT_FLAGS, f);
 }
