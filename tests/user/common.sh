@@ -149,6 +149,9 @@ check() {
 	fail "$name" "$why differ"
 	echo "  command: $*"
 	echo "  exit status: native $(describe_status "$st_native"), runner $(describe_status "$st_runner")"
+	if [ "$st_runner" != "$st_native" ] && [ "$st_runner" -gt 128 ] && [ "$st_runner" -le 192 ]; then
+		echo "  (to see why: cd $T/runner && ${RUNNER_CMD[*]} ... with --trace signal,exec for omnivisor)"
+	fi
 	cmp -s "$T/n.out" "$T/r.out" || show_diff stdout "$T/n.out" "$T/r.out"
 	if [ $cmp_err = 1 ]; then
 		cmp -s "$T/n.err" "$T/r.err" || show_diff stderr "$T/n.err" "$T/r.err"
