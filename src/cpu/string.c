@@ -165,6 +165,48 @@ static inline __attribute__((always_inline)) void rep_fast(struct vcpu *cpu, con
 	}
 }
 
+/*
+ * REPE/REPNE SCAS and CMPS: REPE (F3) stops when ZF=0, REPNE (F2) when ZF=1 (SDM Vol. 2
+ * REP/REPE/REPZ/REPNE/REPNZ). The flags are those of the last comparison when the instruction
+ * completes; when an element faults, Intel hardware leaves RFLAGS as it was before the
+ * instruction (the registers still show the progress), so the flags are kept aside until the
+ * loop ends.
+ */
+static inline __attribute__((always_inline)) void rep_compare(struct vcpu *cpu,
+							      const struct insn *in,
+							      enum str_op op, unsigned es,
+							      int64_t delta, uint64_t sbase, bool a32)
+{
+	const bool stop_if_zf = in->flags & INSN_REPNE;
+	uint64_t f = 0, a, b;
+	bool any = false;
+
+	for (;;) {
+		uint64_t c = idx_get(cpu, R_RCX, a32);
+		if (!c) {
+			if (a32) /* ECX is written even then (see str_run) */
+				cpu->gpr[R_RCX] = 0;
+			break;
+		}
+		uint64_t d = idx_get(cpu, R_RDI, a32);
+		if (op == S_CMPS)
+			a = mem_read_sz(cpu, sbase + idx_get(cpu, R_RSI, a32), es);
+		else
+			a = cpu->gpr[R_RAX] & size_mask(es);
+		b = mem_read_sz(cpu, d, es);
+		f = flags_sub(a, b, a - b, es);
+		any = true;
+		str_advance(cpu, op, delta, a32);
+		idx_add(cpu, R_RCX, -1, a32);
+		if (!!(f & FLAG_ZF) == stop_if_zf)
+			break;
+		if (c != 1 && str_interrupted(cpu, in))
+			return;
+	}
+	if (any)
+		set_flags(cpu, FLAGS_ARITH, f);
+}
+
 static inline __attribute__((always_inline)) void str_run(struct vcpu *cpu, const struct insn *in,
 							  enum str_op op, unsigned es)
 {
@@ -182,20 +224,28 @@ static inline __attribute__((always_inline)) void str_run(struct vcpu *cpu, cons
 		rep_fast(cpu, in, op, es);
 		return;
 	}
+	if (op == S_SCAS || op == S_CMPS) {
+		rep_compare(cpu, in, op, es, delta, sbase, a32);
+		return;
+	}
 	for (;;) {
 		uint64_t c = idx_get(cpu, R_RCX, a32);
-		if (!c)
+		if (!c) {
+			/* With a 67 prefix and ECX=0, Intel hardware still writes ECX, and for
+			 * MOVS/STOS also ESI/EDI (MOVS) and EDI (STOS): their upper halves are
+			 * cleared (measured by the differential tests; the SDM is silent). */
+			if (a32) {
+				cpu->gpr[R_RCX] = 0;
+				if (op == S_MOVS)
+					cpu->gpr[R_RSI] = (uint32_t)cpu->gpr[R_RSI];
+				if (op == S_MOVS || op == S_STOS)
+					cpu->gpr[R_RDI] = (uint32_t)cpu->gpr[R_RDI];
+			}
 			return;
+		}
 		str_elem(cpu, op, es, sbase + idx_get(cpu, R_RSI, a32), idx_get(cpu, R_RDI, a32));
 		str_advance(cpu, op, delta, a32);
 		idx_add(cpu, R_RCX, -1, a32);
-		/* REPE (F3) stops when ZF=0, REPNE (F2) when ZF=1; for MOVS/STOS/LODS both
-		 * prefixes simply repeat (SDM Vol. 2 REP/REPE/REPZ/REPNE/REPNZ). */
-		if (op == S_SCAS || op == S_CMPS) {
-			bool zf = cpu->rflags & FLAG_ZF;
-			if ((rep & INSN_REPNE) ? zf : !zf)
-				return;
-		}
 		if (c != 1 && str_interrupted(cpu, in))
 			return;
 	}
