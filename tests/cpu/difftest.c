@@ -90,17 +90,44 @@ struct form {
 	char err[128];    /* option parse error */
 };
 
-/* Architectural state before/after one iteration. */
+/* Registers and outcome of one iteration; the memory areas only as a hash. */
+#define REGS_FIELDS                                                                         \
+	uint64_t gpr[16];                                                                   \
+	uint64_t rip, rflags;                                                               \
+	uint8_t fx[512] __attribute__((aligned(16)));                                       \
+	int outcome; /* exception vector, OUT_* */                                          \
+	int signo;   /* host signal */                                                      \
+	uint64_t err, addr;                                                                 \
+	uint64_t mem_hash; /* of the data and stack areas */
+struct regs {
+	REGS_FIELDS
+};
+/* Full architectural state before/after one iteration. */
 struct state {
-	uint64_t gpr[16];
-	uint64_t rip, rflags;
-	uint8_t fx[512] __attribute__((aligned(16)));
-	int outcome;     /* exception vector, OUT_* */
-	int signo;       /* host signal */
-	uint64_t err, addr;
+	union {
+		struct regs r;
+		struct {
+			REGS_FIELDS
+		};
+	};
 	uint8_t data[DATA_SIZE];
 	uint8_t stack[STACK_SIZE];
 };
+
+/* What a child runs: iterations [first, first+n) of form f. Results go to out[]; with full
+ * set (n == 1), the whole state including the memory areas goes there too. */
+struct run {
+	const struct form *f;
+	unsigned first, n;
+	struct regs *out;
+	struct state *full;
+	volatile unsigned *progress;
+};
+
+/* Data/stack contents come from a pool of interesting 16-byte chunks, built once per seed,
+ * at a random 16-byte-aligned offset per iteration (cheaper than generating 24 KiB each time). */
+#define POOL_SIZE (128 * 1024)
+static uint8_t *pool;
 
 static const char *const gpr_names[16] = {
 	"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
@@ -344,9 +371,34 @@ static void gen_state(const struct form *f, unsigned iter, struct state *s)
 	for (int i = 0; i < 16; i++)
 		gen_xmm(&rng, s->fx + FX_XMM + 16 * i);
 
-	/* data: 16-byte chunks of random bytes, integer edges, floats, doubles */
-	for (unsigned off = 0; off < DATA_SIZE; off += 16) {
-		uint8_t *p = s->data + off;
+	memcpy(s->data, pool + (splitmix(&rng) % (POOL_SIZE / 16)) * 16, DATA_SIZE);
+	memcpy(s->stack, pool + (splitmix(&rng) % (POOL_SIZE / 16)) * 16, STACK_SIZE);
+}
+
+static uint64_t mem_hash(const uint8_t *data, const uint8_t *stack)
+{
+	uint64_t h = 0x243f6a8885a308d3ULL, w;
+	for (size_t i = 0; i < DATA_SIZE; i += 8) {
+		memcpy(&w, data + i, 8);
+		h = (h ^ w) * 0x100000001b3ULL + i;
+	}
+	for (size_t i = 0; i < STACK_SIZE; i += 8) {
+		memcpy(&w, stack + i, 8);
+		h = (h ^ w) * 0x100000001b3ULL + i;
+	}
+	return h ^ (h >> 29);
+}
+
+/* The pool: 16-byte chunks of random bytes, integer edges, floats, doubles, 80-bit values,
+ * followed by a copy of its start so that any offset < POOL_SIZE has DATA_SIZE bytes after it. */
+static void build_pool(void)
+{
+	uint64_t rng = opt_seed ^ 0x5851f42d4c957f2dULL;
+	pool = malloc(POOL_SIZE + DATA_SIZE);
+	if (!pool)
+		abort();
+	for (unsigned off = 0; off < POOL_SIZE; off += 16) {
+		uint8_t *p = pool + off;
 		uint64_t q[2];
 		switch (splitmix(&rng) % 4) {
 		case 0:
@@ -369,10 +421,7 @@ static void gen_state(const struct form *f, unsigned iter, struct state *s)
 			break;
 		}
 	}
-	for (unsigned off = 0; off < STACK_SIZE; off += 8) {
-		uint64_t v = (splitmix(&rng) % 4) ? splitmix(&rng) : gen_int(&rng);
-		memcpy(s->stack + off, &v, 8);
-	}
+	memcpy(pool + POOL_SIZE, pool, DATA_SIZE);
 }
 
 static void prepare_code(const struct form *f, uint8_t *page)
@@ -432,13 +481,14 @@ _Static_assert(offsetof(struct host_regs, rflags) == 128, "trampoline offsets");
 _Static_assert(offsetof(struct host_regs, fx) == 144, "trampoline offsets");
 
 static sigjmp_buf host_jb;
-static struct state *host_out;
+static struct state host_res; /* the handler's result, in the child's own memory */
+static bool host_full;
 
 static void host_signal(int sig, siginfo_t *si, void *uctx)
 {
 	ucontext_t *uc = uctx;
 	greg_t *g = uc->uc_mcontext.gregs;
-	struct state *s = host_out;
+	struct state *s = &host_res;
 	uint64_t rip = (uint64_t)g[REG_RIP];
 	static const int map[16] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP,
 				     REG_RSI, REG_RDI, REG_R8, REG_R9, REG_R10, REG_R11,
@@ -457,8 +507,11 @@ static void host_signal(int sig, siginfo_t *si, void *uctx)
 	if (rip < CODE_ADDR || rip > CODE_ADDR + CODE_SIZE)
 		if (!(sig == SIGSEGV && rip == s->addr)) /* a jump to an unmapped address */
 			s->outcome = OUT_HARNESS;
-	memcpy(s->data, (void *)DATA_ADDR, DATA_SIZE);
-	memcpy(s->stack, (void *)STACK_ADDR, STACK_SIZE);
+	s->mem_hash = mem_hash((const uint8_t *)DATA_ADDR, (const uint8_t *)STACK_ADDR);
+	if (host_full) {
+		memcpy(s->data, (void *)DATA_ADDR, DATA_SIZE);
+		memcpy(s->stack, (void *)STACK_ADDR, STACK_SIZE);
+	}
 	siglongjmp(host_jb, 1);
 }
 
@@ -473,10 +526,10 @@ static void *map_fixed(uint64_t addr, uint64_t len, int prot)
 	return p;
 }
 
-/* Child: run all iterations of @f on the host CPU into @out[]. */
-static void host_child(const struct form *f, unsigned first, unsigned n, struct state *out,
-		       volatile unsigned *progress)
+/* Child: run the iterations on the host CPU. */
+static void host_child(const struct run *run)
 {
+	const struct form *f = run->f;
 	static uint8_t altstack[65536] __attribute__((aligned(64)));
 	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
 	struct sigaction sa;
@@ -500,23 +553,26 @@ static void host_child(const struct form *f, unsigned first, unsigned n, struct 
 	uint8_t *stack = map_fixed(STACK_ADDR, STACK_SIZE, PROT_READ | PROT_WRITE);
 	prepare_code(f, code);
 
-	for (unsigned k = 0; k < n; k++) {
-		*progress = k;
-		gen_state(f, first + k, &in);
+	host_full = run->full != NULL;
+	for (unsigned k = 0; k < run->n; k++) {
+		*run->progress = k;
+		gen_state(f, run->first + k, &in);
 		memcpy(data, in.data, DATA_SIZE);
 		memcpy(stack, in.stack, STACK_SIZE);
 		memcpy(dt_host_regs.gpr, in.gpr, sizeof(in.gpr));
 		dt_host_regs.rflags = in.rflags;
 		memcpy(dt_host_regs.fx, in.fx, 512);
-		host_out = &out[k];
-		host_out->outcome = OUT_NONE;
+		host_res.outcome = OUT_NONE;
 		if (sigsetjmp(host_jb, 1) == 0)
 			dt_host_enter();
-		if (out[k].outcome == OUT_HARNESS) {
+		if (host_res.outcome == OUT_HARNESS) {
 			fprintf(stderr, "difftest: host: signal %d at rip %#" PRIx64
-				" outside the snippet\n", out[k].signo, out[k].rip);
+				" outside the snippet\n", host_res.signo, host_res.rip);
 			_exit(4);
 		}
+		run->out[k] = host_res.r;
+		if (run->full)
+			*run->full = host_res;
 	}
 	_exit(0);
 }
@@ -571,12 +627,12 @@ static void guest_die(const char *what, long err)
 	_exit(3);
 }
 
-/* Run iterations of @f on the virtual CPU into @out[] (in a child unless --inproc). */
-static void guest_run(const struct form *f, unsigned first, unsigned n, struct state *out,
-		      volatile unsigned *progress)
+/* Run the iterations on the virtual CPU (in a child unless --inproc). */
+static void guest_run(const struct run *run)
 {
+	const struct form *f = run->f;
 	struct guest_mem *mem = mem_create(GUEST_LIMIT);
-	struct state in;
+	static struct state in, res;
 	int64_t r;
 
 	if (!mem)
@@ -604,10 +660,10 @@ static void guest_run(const struct form *f, unsigned first, unsigned n, struct s
 	mem_prepare_write(mem, CODE_ADDR, CODE_SIZE);
 	prepare_code(f, base + CODE_ADDR);
 
-	for (unsigned k = 0; k < n; k++) {
-		struct state *s = &out[k];
-		*progress = k;
-		gen_state(f, first + k, &in);
+	for (unsigned k = 0; k < run->n; k++) {
+		struct state *s = &res;
+		*run->progress = k;
+		gen_state(f, run->first + k, &in);
 		mem_prepare_write(mem, DATA_ADDR, DATA_SIZE);
 		mem_prepare_write(mem, STACK_ADDR, STACK_SIZE);
 		memcpy(base + DATA_ADDR, in.data, DATA_SIZE);
@@ -630,8 +686,14 @@ static void guest_run(const struct form *f, unsigned first, unsigned n, struct s
 		case VCPU_EXIT_HLT: s->outcome = OUT_HLT; break;
 		default: s->outcome = OUT_OTHER; s->err = (uint64_t)ex; break;
 		}
-		memcpy(s->data, base + DATA_ADDR, DATA_SIZE);
-		memcpy(s->stack, base + STACK_ADDR, STACK_SIZE);
+		s->signo = 0;
+		s->mem_hash = mem_hash(base + DATA_ADDR, base + STACK_ADDR);
+		run->out[k] = s->r;
+		if (run->full) {
+			memcpy(s->data, base + DATA_ADDR, DATA_SIZE);
+			memcpy(s->stack, base + STACK_ADDR, STACK_SIZE);
+			*run->full = *s;
+		}
 	}
 	mem_set_current_vcpu(NULL);
 	vcpu_destroy(&cpu);
@@ -642,13 +704,11 @@ static void guest_run(const struct form *f, unsigned first, unsigned n, struct s
 /* Running children */
 
 /* Fork @fn into a child, wait for it; returns NULL on success or a description of the failure. */
-static const char *run_child(void (*fn)(const struct form *, unsigned, unsigned, struct state *,
-					volatile unsigned *),
-			     const struct form *f, unsigned first, unsigned n, struct state *out,
-			     volatile unsigned *progress, bool is_host, char *msg, size_t msglen)
+static const char *run_child(void (*fn)(const struct run *), const struct run *run, bool is_host,
+			     char *msg, size_t msglen)
 {
 	int status;
-	*progress = 0;
+	*run->progress = 0;
 	fflush(stdout);
 	fflush(stderr);
 	pid_t pid = fork();
@@ -659,7 +719,7 @@ static const char *run_child(void (*fn)(const struct form *, unsigned, unsigned,
 	if (pid == 0) {
 		if (!is_host)
 			alarm(FORM_TIMEOUT_S);
-		fn(f, first, n, out, progress);
+		fn(run);
 		fflush(NULL);
 		_exit(0);
 	}
@@ -673,11 +733,11 @@ static const char *run_child(void (*fn)(const struct form *, unsigned, unsigned,
 	if (WIFSIGNALED(status))
 		snprintf(msg, msglen, "%s child %s at iteration %u (signal %d)",
 			 is_host ? "host" : "guest",
-			 WTERMSIG(status) == SIGALRM ? "timed out" : "crashed", first + *progress,
+			 WTERMSIG(status) == SIGALRM ? "timed out" : "crashed", run->first + *run->progress,
 			 WTERMSIG(status));
 	else
 		snprintf(msg, msglen, "%s child exited with status %d at iteration %u",
-			 is_host ? "host" : "guest", WEXITSTATUS(status), first + *progress);
+			 is_host ? "host" : "guest", WEXITSTATUS(status), run->first + *run->progress);
 	return msg;
 }
 
@@ -761,9 +821,13 @@ static bool mentions(const char *text, const char *name)
 	return false;
 }
 
-/* Compare host (@h) and guest (@g) results of one iteration; print differences if @report. */
-static bool compare(const struct form *f, const struct state *in, const struct state *h,
-		    const struct state *g, bool report)
+/*
+ * Compare host (@h) and guest (@g) results of one iteration; print differences if @report.
+ * The memory areas are compared byte by byte if the full states @hm/@gm are given, else by hash.
+ */
+static bool compare(const struct form *f, const struct state *in, const struct regs *h,
+		    const struct regs *g, const struct state *hm, const struct state *gm,
+		    bool report)
 {
 	FILE *o = stdout;
 	bool same = true;
@@ -843,14 +907,19 @@ static bool compare(const struct form *f, const struct state *in, const struct s
 			}
 			MISMATCH();
 		}
+	if (!hm || !gm) {
+		if (h->mem_hash != g->mem_hash)
+			DIFF("  data/stack areas differ (hash)\n");
+		return same;
+	}
 	const struct {
 		const char *name;
 		uint64_t addr;
 		const uint8_t *h, *g, *in;
 		size_t len;
 	} areas[] = {
-		{ "data", DATA_ADDR, h->data, g->data, in->data, DATA_SIZE },
-		{ "stack", STACK_ADDR, h->stack, g->stack, in->stack, STACK_SIZE },
+		{ "data", DATA_ADDR, hm->data, gm->data, in->data, DATA_SIZE },
+		{ "stack", STACK_ADDR, hm->stack, gm->stack, in->stack, STACK_SIZE },
 	};
 	for (size_t a = 0; a < NR(areas); a++) {
 		if (!memcmp(areas[a].h, areas[a].g, areas[a].len))
@@ -1026,9 +1095,29 @@ static const char *case_basename(const char *path, char *buf, size_t len)
 	return buf;
 }
 
+/* Shared with the children. */
+struct shared {
+	volatile unsigned progress;
+	struct state hfull, gfull;
+	struct regs h1, g1;
+	struct regs *hres, *gres; /* [iterations] each, also in the shared mapping */
+};
+
+/* Run the host side, then the guest side; NULL or the description of a harness failure. */
+static const char *run_both(const struct run *hr, const struct run *gr, char *msg, size_t len)
+{
+	const char *err = run_child(host_child, hr, true, msg, len);
+	if (err)
+		return err;
+	if (opt_inproc) {
+		guest_run(gr);
+		return NULL;
+	}
+	return run_child(guest_run, gr, false, msg, len);
+}
+
 /* Run one form; returns true if all iterations matched. */
-static bool run_form(struct form *f, struct state *hout, struct state *gout,
-		     volatile unsigned *progress)
+static bool run_form(struct form *f, struct shared *sh)
 {
 	unsigned first = opt_iter >= 0 ? (unsigned)opt_iter : 0;
 	unsigned n = opt_iter >= 0 ? 1 : opt_iters;
@@ -1045,25 +1134,29 @@ static bool run_form(struct form *f, struct state *hout, struct state *gout,
 		printf("FAIL %s\n  assembled to %zu bytes\n", where, len);
 		return false;
 	}
-	err = run_child(host_child, f, first, n, hout, progress, true, msg, sizeof(msg));
-	if (err) {
-		printf("FAIL %s\n  harness error: %s (seed %#" PRIx64 ")\n", where, err, opt_seed);
-		return false;
+	for (size_t off = 0; off < len;) { /* the host side must not make system calls */
+		struct insn di;
+		if (cpu_decode_one(f->c->start + off, len - off, CODE_ADDR + off, &di) < 0)
+			break;
+		if (di.mnemonic == ZYDIS_MNEMONIC_SYSCALL || di.mnemonic == ZYDIS_MNEMONIC_SYSENTER ||
+		    (di.mnemonic == ZYDIS_MNEMONIC_INT && (di.op[0].disp & 0xff) == 0x80)) {
+			printf("FAIL %s\n  system calls cannot be tested here\n", where);
+			return false;
+		}
+		off += di.len;
 	}
-	if (opt_inproc)
-		guest_run(f, first, n, gout, progress), err = NULL;
-	else
-		err = run_child(guest_run, f, first, n, gout, progress, false, msg, sizeof(msg));
-	if (err) {
-		printf("FAIL %s\n  %s (seed %#" PRIx64 "; rerun with --seed %#" PRIx64
-		       " --filter '%s' --iter %u --inproc under gdb)\n",
-		       where, err, opt_seed, opt_seed, f->c->text, first + *progress);
+	struct run hr = { f, first, n, sh->hres, NULL, &sh->progress };
+	struct run gr = { f, first, n, sh->gres, NULL, &sh->progress };
+	if ((err = run_both(&hr, &gr, msg, sizeof(msg)))) {
+		printf("FAIL %s\n  harness error: %s (seed %#" PRIx64 "; rerun with --seed %#" PRIx64
+		       " --filter '%s' --iter %u%s)\n",
+		       where, err, opt_seed, opt_seed, f->c->text, first + sh->progress,
+		       strncmp(err, "guest", 5) ? "" : " --inproc under gdb");
 		return false;
 	}
 	unsigned bad = 0, reported = 0;
 	for (unsigned k = 0; k < n; k++) {
-		struct state in;
-		if (compare(f, NULL, &hout[k], &gout[k], false))
+		if (compare(f, NULL, &sh->hres[k], &sh->gres[k], NULL, NULL, false))
 			continue;
 		if (bad++ == 0) {
 			cpu_disasm(f->c->start, len, CODE_ADDR, dis, sizeof(dis));
@@ -1073,13 +1166,21 @@ static bool run_form(struct form *f, struct state *hout, struct state *gout,
 			printf("  (decoded: %s)\n", dis);
 		}
 		if (reported < opt_max_reports) {
+			static struct state in;
 			reported++;
 			gen_state(f, first + k, &in);
 			printf("  iteration %u (reproduce: --seed %#" PRIx64 " --filter '%s' --iter %u)\n",
 			       first + k, opt_seed, f->c->text, first + k);
 			print_inputs(f, &in);
+			/* run the iteration again keeping the memory areas */
+			struct run h1 = { f, first + k, 1, &sh->h1, &sh->hfull, &sh->progress };
+			struct run g1 = { f, first + k, 1, &sh->g1, &sh->gfull, &sh->progress };
+			if ((err = run_both(&h1, &g1, msg, sizeof(msg)))) {
+				printf("  harness error re-running it: %s\n", err);
+				continue;
+			}
 			printf("  differences (host = real CPU, guest = Omnivisor):\n");
-			compare(f, &in, &hout[k], &gout[k], true);
+			compare(f, &in, &sh->hfull.r, &sh->gfull.r, &sh->hfull, &sh->gfull, true);
 		}
 	}
 	if (bad) {
@@ -1159,6 +1260,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nr_cases; i++) {
 		struct form *f = &forms[nr_forms];
 		char b[256];
+		memset(f, 0, sizeof(*f));
 		f->c = &__start_difftest_cases[i];
 		f->file = strdup(case_basename(f->c->file, b, sizeof(b)));
 		f->hash = fnv1a(f->c->text);
@@ -1186,21 +1288,22 @@ int main(int argc, char **argv)
 		       "INT3 after each snippet counts as reaching it\n");
 
 	unsigned n = opt_iter >= 0 ? 1 : opt_iters;
-	size_t shm_len = 2 * (size_t)n * sizeof(struct state) + 4096;
+	size_t shm_len = sizeof(struct shared) + 2 * (size_t)n * sizeof(struct regs);
 	uint8_t *shm = mmap(NULL, shm_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shm == MAP_FAILED) {
 		perror("difftest: mmap");
 		return 2;
 	}
-	volatile unsigned *progress = (volatile unsigned *)shm;
-	struct state *hout = (struct state *)(shm + 4096);
-	struct state *gout = hout + n;
+	struct shared *sh = (struct shared *)shm;
+	sh->hres = (struct regs *)(shm + sizeof(struct shared));
+	sh->gres = sh->hres + n;
+	build_pool();
 
 	printf("difftest: %zu forms, %u iteration%s each, seed %#" PRIx64 "\n", nr_forms, n,
 	       n == 1 ? "" : "s", opt_seed);
 	unsigned passed = 0, failed = 0;
 	for (size_t i = 0; i < nr_forms; i++) {
-		if (run_form(&forms[i], hout, gout, progress))
+		if (run_form(&forms[i], sh))
 			passed++;
 		else
 			failed++;
