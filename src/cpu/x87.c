@@ -9,7 +9,7 @@
  * host FPU: the guest x87 state is loaded into the host with FXRSTOR64, the very same
  * instruction (escape byte + ModRM, memory operands redirected to a bounce buffer at [rdx]) is
  * executed from a table of tiny stubs, and the state is stored back with FXSAVE64. The host
- * state is then reinitialised (FNINIT + the host's FCW), so host code never sees guest state.
+ * x87 is then emptied again (see ov_x87_host_exec), so host code never sees guest values.
  *
  * Pending exceptions: the image given to the host has the exception flags, ES and B cleared,
  * so the host never takes #MF (SIGFPE); the guest's sticky flags are merged back afterwards
@@ -26,6 +26,10 @@
  * FCS and FDS are stored as 0.
  */
 #include "cpu.h"
+
+/* Until cpu.h declares them (requested): state images for signal frames and FXSAVE. */
+void cpu_fxsave_image(const struct vcpu *cpu, void *area, bool rex_w);
+int cpu_fxrstor_image(struct vcpu *cpu, const void *area, bool rex_w);
 
 /* FSW bits, SDM Vol. 1 8.1.3 */
 #define FSW_IE 0x0001
@@ -63,8 +67,11 @@ struct fxsave_area {
 /*
  * ov_x87_host_exec(img, stub, mem, flags): load @img into the host FPU (with the host's MXCSR),
  * optionally load the arithmetic flags from *@flags (nonnull), call @stub with RDX = @mem,
- * store the arithmetic flags back to *@flags, save the FPU into @img, reinitialise the host FPU
- * and restore the host FCW. Clobbers XMM0-15 and x87 (all caller-saved in the SysV ABI).
+ * store the arithmetic flags back to *@flags, save the FPU into @img, and give the host back an
+ * x87 unit its code can use: EMMS empties the stack (FNINIT costs ~50 ns here), FNCLEX only if
+ * ES is set so no #MF can reach host code, FLDCW only if the guest FCW differs. The host FSW may
+ * keep masked exception flags the guest instruction raised: nothing in the runner reads them.
+ * Clobbers XMM0-15 and x87 (all caller-saved in the SysV ABI).
  *
  * Stubs: one x87 instruction followed by RET, 4 bytes each. ov_x87_reg_stubs[esc][modrm-0xC0]
  * are the register forms; ov_x87_mem_stubs[esc][reg] the memory forms with ModRM mod=00 rm=010
@@ -95,9 +102,15 @@ __asm__(".pushsection .text\n"
 	"	jmp 2f\n"
 	"1:	call *%rsi\n"
 	"2:	fxsave64 (%rdi)\n"
-	"	fninit\n"
+	"	testb $0x80, 2(%rdi)\n" /* ES: unmasked exception pending */
+	"	jz 3f\n"
+	"	fnclex\n"              /* before EMMS and FLDCW, which would deliver it */
+	"3:	emms\n"                /* all tags empty, TOP = 0 */
+	"	mov (%rdi), %ax\n"
+	"	cmp (%rsp), %ax\n"
+	"	je 4f\n"
 	"	fldcw (%rsp)\n"
-	"	add $24, %rsp\n"
+	"4:	add $24, %rsp\n"
 	"	ret\n"
 	".size ov_x87_host_exec, .-ov_x87_host_exec\n"
 	".p2align 4\n"
@@ -507,54 +520,49 @@ static void x87_frstor(struct vcpu *cpu, const struct insn *in)
 }
 
 /*
- * FXSAVE/FXSAVE64 (SDM Vol. 2A FXSAVE): #GP unless 16-byte aligned. Without REX.W, FIP and
- * FDP are stored as 32-bit offsets followed by FCS/FDS (0). Bytes 416..511 are not written.
+ * cpu_fxsave_image - store the x87/SSE state of @cpu into the first 416 bytes of @area in the
+ * FXSAVE format (SDM Vol. 2A FXSAVE, Table 3-53 with @rex_w, 3-52 without: FIP and FDP as
+ * 32-bit offsets followed by FCS/FDS, stored as 0). Bytes 416..511 are not touched, as on
+ * hardware. Also usable for signal frames (the kernel's fpstate is this image).
  */
-static void x87_fxsave(struct vcpu *cpu, const struct insn *in)
+void cpu_fxsave_image(const struct vcpu *cpu, void *area, bool rex_w)
 {
 	const struct x87_state *f = &cpu->fpu;
 	struct fxsave_area a;
-	uint64_t ea = op_ea(cpu, in, &in->op[0]);
-	if (ea & 15)
-		cpu_gp0(cpu);
-	gva_ptr(cpu, ea, 512, 1);
 	memset(&a, 0, FXSAVE_STORED);
 	a.fcw = f->fcw;
 	a.fsw = x87_get_fsw(f);
 	a.ftw = f->ftw;
 	a.fop = f->fop;
-	if (in->mnemonic == ZYDIS_MNEMONIC_FXSAVE64) {
-		a.fip = f->fip;
-		a.fdp = f->fdp;
-	} else {
-		a.fip = (uint32_t)f->fip;
-		a.fdp = (uint32_t)f->fdp;
-	}
+	a.fip = rex_w ? f->fip : (uint32_t)f->fip;
+	a.fdp = rex_w ? f->fdp : (uint32_t)f->fdp;
 	a.mxcsr = cpu->mxcsr;
 	a.mxcsr_mask = host_mxcsr_mask();
 	for (unsigned i = 0; i < 8; i++)
 		memcpy(a.st[i], &f->st[(f->top + i) & 7], 10);
 	memcpy(a.xmm, cpu->xmm, sizeof(a.xmm));
-	mem_write(cpu, ea, &a, FXSAVE_STORED);
+	memcpy(area, &a, FXSAVE_STORED);
 }
 
-static void x87_fxrstor(struct vcpu *cpu, const struct insn *in)
+/*
+ * cpu_fxrstor_image - load the x87/SSE state of @cpu from an FXSAVE image (first 416 bytes of
+ * @area). Returns -1 without changing anything if the MXCSR image has bits outside
+ * MXCSR_MASK (FXRSTOR raises #GP then), else 0. FCW reserved bits and ES/B are normalised the
+ * way the hardware loads them.
+ */
+int cpu_fxrstor_image(struct vcpu *cpu, const void *area, bool rex_w)
 {
 	struct x87_state *f = &cpu->fpu;
 	struct fxsave_area a;
-	uint64_t ea = op_ea(cpu, in, &in->op[0]);
-	if (ea & 15)
-		cpu_gp0(cpu);
-	gva_ptr(cpu, ea, 512, 0);
-	mem_read(cpu, ea, &a, FXSAVE_STORED);
+	memcpy(&a, area, FXSAVE_STORED);
 	if (a.mxcsr & ~host_mxcsr_mask())
-		cpu_gp0(cpu);
+		return -1;
 	f->fcw = fcw_canon(a.fcw);
 	f->fsw = a.fsw & (uint16_t)~FSW_TOP;
 	f->top = (uint8_t)((a.fsw >> 11) & 7);
 	f->ftw = a.ftw;
 	f->fop = a.fop & 0x7ff;
-	if (in->mnemonic == ZYDIS_MNEMONIC_FXRSTOR64) {
+	if (rex_w) {
 		/* this CPU keeps FIP as a 57-bit sign-extended address, FDP whole (checked) */
 		f->fip = (uint64_t)((int64_t)(a.fip << 7) >> 7);
 		f->fdp = a.fdp;
@@ -570,6 +578,26 @@ static void x87_fxrstor(struct vcpu *cpu, const struct insn *in)
 	fsw_update_es(f);
 	cpu->mxcsr = a.mxcsr;
 	memcpy(cpu->xmm, a.xmm, sizeof(a.xmm));
+	return 0;
+}
+
+/* FXSAVE/FXSAVE64, FXRSTOR/FXRSTOR64: #GP unless 16-byte aligned; no #MF (SDM Vol. 2A) */
+static void x87_fxsave(struct vcpu *cpu, const struct insn *in)
+{
+	uint64_t ea = op_ea(cpu, in, &in->op[0]);
+	if (ea & 15)
+		cpu_gp0(cpu);
+	cpu_fxsave_image(cpu, gva_ptr(cpu, ea, 512, 1), in->mnemonic == ZYDIS_MNEMONIC_FXSAVE64);
+}
+
+static void x87_fxrstor(struct vcpu *cpu, const struct insn *in)
+{
+	uint64_t ea = op_ea(cpu, in, &in->op[0]);
+	if (ea & 15)
+		cpu_gp0(cpu);
+	if (cpu_fxrstor_image(cpu, gva_ptr(cpu, ea, 512, 0),
+			      in->mnemonic == ZYDIS_MNEMONIC_FXRSTOR64))
+		cpu_gp0(cpu);
 }
 
 #define X(m, fn) { ZYDIS_MNEMONIC_##m, fn }
