@@ -25,7 +25,7 @@ dynamic_check coreutils-sort-n /usr/bin/sort -- -t' ' -k3,3g -s text.txt
 dynamic_check coreutils-sort-stdin /usr/bin/sort --in text.txt -- -u -f
 dynamic_check coreutils-md5sum /usr/bin/md5sum -- text.txt bytes.bin
 dynamic_check coreutils-sha256sum /usr/bin/sha256sum -- text.txt bytes.bin
-dynamic_check coreutils-ls /usr/bin/ls -- -laR --time-style=+%s --color=never .
+dynamic_check coreutils-ls /usr/bin/ls -- -lR --time-style=+%s --color=never . /usr/bin/ls
 dynamic_check coreutils-cat-missing /usr/bin/cat -- text.txt nonexistent
 dynamic_check coreutils-od /usr/bin/od -- -A x -t x8 -t f8 -N 512 bytes.bin
 dynamic_check coreutils-printf /usr/bin/printf -- '%.20g %a %e %Lf\n' 0.1 1.5 1e-310 3.141592653589793238462643

@@ -37,11 +37,11 @@ $(BUSYBOX_BIN): scripts/fetch-busybox.sh
 	@sh scripts/fetch-busybox.sh $(BUSYBOX_DIR)
 
 # Tiny static programs without libc: raw system calls and CPU exceptions.
-$(USER_DIR)/progs/%: tests/user/progs/%.S
+$(USER_DIR)/progs/%: tests/user/progs/%.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -static -nostdlib -o $@ $<
 
 # Small static C programs (glibc): signal handlers, threads.
-$(USER_DIR)/progs/%: tests/user/progs/%.c
+$(USER_DIR)/progs/%: tests/user/progs/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 $(WARN) -static -pthread -o $@ $<
