@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Runs the cmocka unit-test programs given as arguments (built by `make test-unit` under
-# ASan + UBSan) and turns their output into one count: each test function is one test; a
-# program that crashes, leaks or exits nonzero without a failed test counts one extra failure.
+# ASan + UBSan) and turns their output into one count: each test function is one test; tests a
+# crash left unrun count as failed; a program that leaks or exits nonzero without a failed
+# test counts one failure.
 # Last line: `N passed, N failed`. Exit status 1 if anything failed.
 # Environment: UNIT_TIMEOUT (seconds per program, default 300).
 set -u
@@ -17,7 +18,12 @@ for t in "$@"; do
 	name=${t##*/}
 	timeout "$UNIT_TIMEOUT" "$t" >"$out" 2>&1
 	rc=$?
-	runs=$(grep -c '^\[ RUN      \]' "$out")
+	# tests announced by "[==========] Running N test(s)." (per group); a crash leaves the
+	# rest of the group unrun: they count as failed
+	runs=$(sed -n 's/^\[==========\] Running \([0-9]*\) test(s)\.$/\1/p' "$out" |
+		awk '{ n += $1 } END { print n + 0 }')
+	started=$(grep -c '^\[ RUN      \]' "$out")
+	[ "$started" -gt "$runs" ] && runs=$started
 	oks=$(grep -c '^\[       OK \]' "$out")
 	bad=$((runs - oks))
 	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
