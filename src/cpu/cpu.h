@@ -93,6 +93,10 @@ extern const struct insn_entry alu_insns[], shift_insns[], muldiv_insns[], bitop
 	string_insns[], control_insns[], datamov_insns[], system_insns[], x87_insns[],
 	sse_insns[], sse4_insns[], mmx_insns[];
 
+/* String MOVSD/CMPSD (opcodes A5/A7), chosen by the decoder by opcode map (string.c). */
+void string_movsd(struct vcpu *cpu, const struct insn *in);
+void string_cmpsd(struct vcpu *cpu, const struct insn *in);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Exceptions. Never return: they unwind to vcpu_run() with RIP at the faulting instruction. */
 

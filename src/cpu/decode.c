@@ -221,6 +221,13 @@ static void fill_insn(const ZydisDecodedInstruction *zi, const ZydisDecodedOpera
 	if (zi->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE))
 		in->mandatory = 0xf3;
 	in->fn = handlers[zi->mnemonic] ? handlers[zi->mnemonic] : op_undefined;
+	/* String MOVSD/CMPSD (A5/A7) share their mnemonic with the SSE2 scalar-double ones. */
+	if (zi->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT) {
+		if (zi->mnemonic == ZYDIS_MNEMONIC_MOVSD)
+			in->fn = string_movsd;
+		else if (zi->mnemonic == ZYDIS_MNEMONIC_CMPSD)
+			in->fn = string_cmpsd;
+	}
 	if (ends_block(zi, ops) || in->fn == op_undefined)
 		in->flags |= INSN_END;
 }

@@ -279,8 +279,6 @@ STR_HANDLER(cmpsq, S_CMPS, 8)
  * MOVSD (A5) and CMPSD (A7) share their Zydis mnemonics with the SSE2 scalar-double
  * MOVSD/CMPSD, so they are exported for the decoder to pick by opcode map.
  */
-void string_movsd(struct vcpu *cpu, const struct insn *in);
-void string_cmpsd(struct vcpu *cpu, const struct insn *in);
 
 void string_movsd(struct vcpu *cpu, const struct insn *in)
 {
