@@ -548,14 +548,8 @@ static void h_movlhps(struct vcpu *cpu, const struct insn *in)
 	cpu->xmm[in->op[0].reg].q[1] = cpu->xmm[in->op[1].reg].q[0];
 }
 
-/* MOVNTI m32/m64, r32/r64 (SSE2) */
-static void h_movnti(struct vcpu *cpu, const struct insn *in)
-{
-	op_write(cpu, in, 0, op_read(cpu, in, 1));
-}
-
 /* ---------------------------------------------------------------------------------------- */
-/* MXCSR, fences, cache control. */
+/* MXCSR. (MOVNTI, fences, prefetches and CLFLUSH are in datamov.c.) */
 
 /* LDMXCSR m32: reserved bits set -> #GP(0) (SDM Vol. 2 LDMXCSR). */
 static void h_ldmxcsr(struct vcpu *cpu, const struct insn *in)
@@ -569,30 +563,6 @@ static void h_ldmxcsr(struct vcpu *cpu, const struct insn *in)
 static void h_stmxcsr(struct vcpu *cpu, const struct insn *in)
 {
 	mem_write32(cpu, op_ea(cpu, in, &in->op[0]), cpu->mxcsr);
-}
-
-/*
- * Guest memory is host memory and every guest store is a host store, so the host's own
- * ordering (TSO) is the guest's; only MFENCE must stop store->load reordering.
- */
-static void h_mfence(struct vcpu *cpu, const struct insn *in)
-{
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-}
-
-static void h_fence(struct vcpu *cpu, const struct insn *in)
-{
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-}
-
-/* PREFETCHh never faults; CLFLUSH faults like a byte read (SDM Vol. 2 CLFLUSH). */
-static void h_prefetch(struct vcpu *cpu, const struct insn *in)
-{
-}
-
-static void h_clflush(struct vcpu *cpu, const struct insn *in)
-{
-	(void)mem_read8(cpu, op_ea(cpu, in, &in->op[0]));
 }
 
 const struct insn_entry sse_insns[] = {
@@ -691,16 +661,7 @@ const struct insn_entry sse_insns[] = {
 	{ ZYDIS_MNEMONIC_MOVHPD, h_movhps },
 	{ ZYDIS_MNEMONIC_MOVHLPS, h_movhlps },
 	{ ZYDIS_MNEMONIC_MOVLHPS, h_movlhps },
-	{ ZYDIS_MNEMONIC_MOVNTI, h_movnti },
 	{ ZYDIS_MNEMONIC_LDMXCSR, h_ldmxcsr },
 	{ ZYDIS_MNEMONIC_STMXCSR, h_stmxcsr },
-	{ ZYDIS_MNEMONIC_MFENCE, h_mfence },
-	{ ZYDIS_MNEMONIC_LFENCE, h_fence },
-	{ ZYDIS_MNEMONIC_SFENCE, h_fence },
-	{ ZYDIS_MNEMONIC_PREFETCHNTA, h_prefetch },
-	{ ZYDIS_MNEMONIC_PREFETCHT0, h_prefetch },
-	{ ZYDIS_MNEMONIC_PREFETCHT1, h_prefetch },
-	{ ZYDIS_MNEMONIC_PREFETCHT2, h_prefetch },
-	{ ZYDIS_MNEMONIC_CLFLUSH, h_clflush },
 	{ 0, NULL },
 };
