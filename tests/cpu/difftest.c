@@ -971,7 +971,7 @@ static void print_inputs(const struct form *f, const struct state *in)
 	fprintf(o, "  mxcsr %#x  fcw %#x  fsw %#x  ftw %#x\n", get32(in->fx + FX_MXCSR),
 		get16(in->fx + FX_FCW), get16(in->fx + FX_FSW), in->fx[FX_FTW]);
 	for (int i = 0; i < 16; i++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "xmm%d", i);
 		if (!mentions(f->c->text, name))
 			continue;
@@ -980,7 +980,7 @@ static void print_inputs(const struct form *f, const struct state *in)
 		fprintf(o, "\n");
 	}
 	for (int i = 0; i < 8; i++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "mm%d", i);
 		if (i < f->x87 || mentions(f->c->text, name)) {
 			fprintf(o, "    st(%d)/mm%d ", i, (i + ((get16(in->fx + FX_FSW) >> 11) & 7)) & 7);
@@ -1192,6 +1192,18 @@ static bool run_form(struct form *f, struct shared *sh)
 	return true;
 }
 
+static void cleanup(struct form *forms, size_t nr, uint8_t *pool_mem)
+{
+	for (size_t i = 0; i < nr; i++)
+		free((char *)forms[i].file);
+	free(forms);
+	free(pool_mem);
+	for (int i = 0; i < nr_files; i++)
+		free((char *)opt_files[i]);
+	free(opt_files);
+	free(opt_filters);
+}
+
 static void usage(FILE *o)
 {
 	fprintf(o,
@@ -1260,6 +1272,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nr_cases; i++) {
 		struct form *f = &forms[nr_forms];
 		char b[256];
+		free((char *)f->file); /* a slot left by an unselected form */
 		memset(f, 0, sizeof(*f));
 		f->c = &__start_difftest_cases[i];
 		f->file = strdup(case_basename(f->c->file, b, sizeof(b)));
@@ -1272,6 +1285,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < nr_forms; i++)
 			printf("%s:%u: %s%s%s\n", forms[i].c->file, forms[i].c->line, forms[i].c->text,
 			       forms[i].c->opts[0] ? "  ; " : "", forms[i].c->opts);
+		cleanup(forms, nr_cases, NULL);
 		return 0;
 	}
 
@@ -1309,5 +1323,7 @@ int main(int argc, char **argv)
 			failed++;
 	}
 	printf("%u passed, %u failed\n", passed, failed);
+	cleanup(forms, nr_cases, pool);
+	munmap(shm, shm_len);
 	return failed ? 1 : 0;
 }
