@@ -363,6 +363,242 @@ static void x87_exec_flags(struct vcpu *cpu, const struct insn *in)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/*
+ * Fast paths for pure data movement, the bulk of what compiled long double code does. They
+ * handle exactly the cases that cannot raise any exception (no stack fault, no SNaN, no
+ * denormal operand, no rounding) and leave everything else to host_exec. In those cases the
+ * SDM defines C1 = 0 and C0, C2, C3 "undefined": this CPU leaves them unchanged, as do we.
+ */
+
+static inline unsigned phys(const struct x87_state *f, unsigned i)
+{
+	return (f->top + i) & 7;
+}
+
+static inline bool st_valid(const struct x87_state *f, unsigned i)
+{
+	return (f->ftw >> phys(f, i)) & 1;
+}
+
+static inline void fast_done(struct vcpu *cpu, const struct insn *in)
+{
+	cpu->fpu.fsw &= (uint16_t)~FSW_C1;
+	cpu->fpu.fip = insn_addr(cpu, in);
+}
+
+/* Push an exact 80-bit value (the caller checked that the slot below TOP is empty). */
+static inline void fast_push(struct x87_state *f, uint64_t mant, uint16_t sexp)
+{
+	unsigned slot = (f->top - 1u) & 7;
+	f->top = (uint8_t)slot;
+	f->st[slot].m.mant = mant;
+	f->st[slot].m.sexp = sexp;
+	f->ftw |= (uint8_t)(1u << slot);
+}
+
+static inline void fast_pop(struct x87_state *f)
+{
+	f->ftw &= (uint8_t)~(1u << (f->top & 7));
+	f->top = (uint8_t)((f->top + 1u) & 7);
+}
+
+/* Exact binary32/binary64 -> 80-bit conversion; false for SNaN and denormals (they raise). */
+static inline bool fp_to_f80(uint64_t v, unsigned size, uint64_t *mant, uint16_t *sexp)
+{
+	unsigned mbits = size == 8 ? 52 : 23, ebits = size == 8 ? 11 : 8;
+	unsigned emax = (1u << ebits) - 1, bias = emax >> 1;
+	uint16_t sign = (v >> (mbits + ebits)) & 1 ? 0x8000 : 0;
+	unsigned e = (unsigned)(v >> mbits) & emax;
+	uint64_t m = v & ((1ULL << mbits) - 1);
+	if (e == 0) {
+		if (m)
+			return false;
+		*mant = 0;
+		*sexp = sign;
+		return true;
+	}
+	*mant = (1ULL << 63) | (m << (63 - mbits));
+	if (e == emax) {
+		if (m && !(m >> (mbits - 1)))
+			return false; /* SNaN */
+		*sexp = sign | 0x7fff;
+	} else {
+		*sexp = (uint16_t)(sign | (e - bias + 16383));
+	}
+	return true;
+}
+
+/* 80-bit -> binary64 when exact and exception-free (normal in range, zero, infinity). */
+static inline bool f80_to_f64(uint64_t mant, uint16_t sexp, uint64_t *out)
+{
+	uint64_t sign = (uint64_t)(sexp >> 15) << 63;
+	int e = sexp & 0x7fff;
+	if (e == 0 && mant == 0) {
+		*out = sign;
+		return true;
+	}
+	if (!(mant >> 63))
+		return false; /* denormal, unnormal, pseudo-denormal */
+	if (e == 0x7fff) {
+		if (mant << 1)
+			return false; /* NaN */
+		*out = sign | 0x7ff0000000000000ULL;
+		return true;
+	}
+	e -= 16383 - 1023;
+	if (e < 1 || e > 2046 || (mant & 0x7ff))
+		return false;
+	*out = sign | (uint64_t)e << 52 | ((mant << 1) >> 12);
+	return true;
+}
+
+static void x87_fld(struct vcpu *cpu, const struct insn *in)
+{
+	struct x87_state *f = &cpu->fpu;
+	const struct operand *o = &in->op[0];
+	uint64_t mant;
+	uint16_t sexp;
+
+	check_pending(cpu);
+	if (unlikely(f->ftw & (1u << ((f->top - 1u) & 7))))
+		goto slow; /* stack overflow */
+	if (o->kind == OPK_ST) {
+		if (!st_valid(f, o->reg))
+			goto slow;
+		mant = f->st[phys(f, o->reg)].m.mant;
+		sexp = f->st[phys(f, o->reg)].m.sexp;
+	} else {
+		uint64_t ea = op_ea(cpu, in, o);
+		if (o->size == 10) {
+			mant = mem_read64(cpu, ea);
+			sexp = mem_read16(cpu, ea + 8);
+		} else if (!fp_to_f80(o->size == 8 ? mem_read64(cpu, ea) : mem_read32(cpu, ea), o->size,
+				      &mant, &sexp)) {
+			goto slow;
+		}
+	}
+	fast_push(f, mant, sexp);
+	fast_done(cpu, in);
+	return;
+slow:
+	host_exec(cpu, in, false);
+}
+
+static void x87_fild(struct vcpu *cpu, const struct insn *in)
+{
+	struct x87_state *f = &cpu->fpu;
+	const struct operand *o = &in->op[0];
+	uint64_t v, mant = 0;
+	uint16_t sexp = 0;
+
+	check_pending(cpu);
+	if (unlikely(f->ftw & (1u << ((f->top - 1u) & 7))))
+		goto slow;
+	v = (uint64_t)sext(mem_read_sz(cpu, op_ea(cpu, in, o), o->size), o->size);
+	if (v) {
+		unsigned lz;
+		if ((int64_t)v < 0) {
+			sexp = 0x8000;
+			v = -v;
+		}
+		lz = (unsigned)__builtin_clzll(v);
+		mant = v << lz;
+		sexp |= (uint16_t)(16383 + 63 - lz);
+	}
+	fast_push(f, mant, sexp);
+	fast_done(cpu, in);
+	return;
+slow:
+	host_exec(cpu, in, false);
+}
+
+/* FST/FSTP m80, m64 (exact values only), ST(i) */
+static void x87_fst(struct vcpu *cpu, const struct insn *in)
+{
+	struct x87_state *f = &cpu->fpu;
+	const struct operand *o = &in->op[0];
+	union x87_reg *src = &f->st[phys(f, 0)];
+
+	check_pending(cpu);
+	if (unlikely(!st_valid(f, 0)))
+		goto slow; /* stack underflow */
+	if (o->kind == OPK_ST) {
+		union x87_reg *dst = &f->st[phys(f, o->reg)];
+		dst->m.mant = src->m.mant;
+		dst->m.sexp = src->m.sexp;
+		f->ftw |= (uint8_t)(1u << phys(f, o->reg));
+	} else if (o->size == 10) {
+		uint64_t ea = op_ea(cpu, in, o);
+		uint8_t *p = gva_ptr(cpu, ea, 10, 1);
+		memcpy(p, &src->m.mant, 8);
+		memcpy(p + 8, &src->m.sexp, 2);
+	} else if (o->size == 8) {
+		uint64_t d;
+		if (!f80_to_f64(src->m.mant, src->m.sexp, &d))
+			goto slow;
+		mem_write64(cpu, op_ea(cpu, in, o), d);
+	} else {
+		goto slow;
+	}
+	if (in->mnemonic == ZYDIS_MNEMONIC_FSTP)
+		fast_pop(f);
+	fast_done(cpu, in);
+	return;
+slow:
+	host_exec(cpu, in, false);
+}
+
+static void x87_fxch(struct vcpu *cpu, const struct insn *in)
+{
+	struct x87_state *f = &cpu->fpu;
+	unsigned i = in->nops ? in->op[0].reg : 1;
+	union x87_reg t;
+
+	check_pending(cpu);
+	if (unlikely(!st_valid(f, 0) || !st_valid(f, i))) {
+		host_exec(cpu, in, false);
+		return;
+	}
+	t = f->st[phys(f, 0)];
+	f->st[phys(f, 0)] = f->st[phys(f, i)];
+	f->st[phys(f, i)] = t;
+	fast_done(cpu, in);
+}
+
+static void x87_fld_const(struct vcpu *cpu, const struct insn *in)
+{
+	struct x87_state *f = &cpu->fpu;
+
+	check_pending(cpu);
+	if (unlikely(f->ftw & (1u << ((f->top - 1u) & 7)))) {
+		host_exec(cpu, in, false);
+		return;
+	}
+	if (in->mnemonic == ZYDIS_MNEMONIC_FLD1)
+		fast_push(f, 1ULL << 63, 0x3fff);
+	else
+		fast_push(f, 0, 0);
+	fast_done(cpu, in);
+}
+
+/* FCHS, FABS: sign bit only, no exception even for SNaN (SDM Vol. 2A FCHS/FABS) */
+static void x87_fsign(struct vcpu *cpu, const struct insn *in)
+{
+	struct x87_state *f = &cpu->fpu;
+
+	check_pending(cpu);
+	if (unlikely(!st_valid(f, 0))) {
+		host_exec(cpu, in, false);
+		return;
+	}
+	if (in->mnemonic == ZYDIS_MNEMONIC_FCHS)
+		f->st[phys(f, 0)].m.sexp ^= 0x8000;
+	else
+		f->st[phys(f, 0)].m.sexp &= 0x7fff;
+	fast_done(cpu, in);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Control instructions, SDM Vol. 1 8.3.13 */
 
 static void x87_fwait(struct vcpu *cpu, const struct insn *in)
@@ -603,14 +839,14 @@ static void x87_fxrstor(struct vcpu *cpu, const struct insn *in)
 #define X(m, fn) { ZYDIS_MNEMONIC_##m, fn }
 const struct insn_entry x87_insns[] = {
 	/* data transfer */
-	X(FLD, x87_exec), X(FST, x87_exec), X(FSTP, x87_exec), X(FSTPNCE, x87_exec),
-	X(FILD, x87_exec), X(FIST, x87_exec), X(FISTP, x87_exec), X(FISTTP, x87_exec),
-	X(FBLD, x87_exec), X(FBSTP, x87_exec), X(FXCH, x87_exec),
+	X(FLD, x87_fld), X(FST, x87_fst), X(FSTP, x87_fst), X(FSTPNCE, x87_exec),
+	X(FILD, x87_fild), X(FIST, x87_exec), X(FISTP, x87_exec), X(FISTTP, x87_exec),
+	X(FBLD, x87_exec), X(FBSTP, x87_exec), X(FXCH, x87_fxch),
 	X(FCMOVB, x87_exec_flags), X(FCMOVE, x87_exec_flags), X(FCMOVBE, x87_exec_flags),
 	X(FCMOVU, x87_exec_flags), X(FCMOVNB, x87_exec_flags), X(FCMOVNE, x87_exec_flags),
 	X(FCMOVNBE, x87_exec_flags), X(FCMOVNU, x87_exec_flags),
 	/* constants */
-	X(FLD1, x87_exec), X(FLDZ, x87_exec), X(FLDPI, x87_exec), X(FLDL2E, x87_exec),
+	X(FLD1, x87_fld_const), X(FLDZ, x87_fld_const), X(FLDPI, x87_exec), X(FLDL2E, x87_exec),
 	X(FLDL2T, x87_exec), X(FLDLG2, x87_exec), X(FLDLN2, x87_exec),
 	/* arithmetic */
 	X(FADD, x87_exec), X(FADDP, x87_exec), X(FIADD, x87_exec),
@@ -619,7 +855,7 @@ const struct insn_entry x87_insns[] = {
 	X(FMUL, x87_exec), X(FMULP, x87_exec), X(FIMUL, x87_exec),
 	X(FDIV, x87_exec), X(FDIVP, x87_exec), X(FIDIV, x87_exec),
 	X(FDIVR, x87_exec), X(FDIVRP, x87_exec), X(FIDIVR, x87_exec),
-	X(FCHS, x87_exec), X(FABS, x87_exec), X(FSQRT, x87_exec), X(FRNDINT, x87_exec),
+	X(FCHS, x87_fsign), X(FABS, x87_fsign), X(FSQRT, x87_exec), X(FRNDINT, x87_exec),
 	X(FSCALE, x87_exec), X(FXTRACT, x87_exec), X(FPREM, x87_exec), X(FPREM1, x87_exec),
 	/* comparison */
 	X(FCOM, x87_exec), X(FCOMP, x87_exec), X(FCOMPP, x87_exec), X(FUCOM, x87_exec),
