@@ -150,7 +150,7 @@ static inline uint32_t simd_mxcsr_run(const struct vcpu *cpu)
 	return mx;
 }
 
-/* Result lane types for the unmasked-underflow check of simd_fp_commit. */
+/* Result layout (and rescaling kind) of an operation, for the unmasked-exception path. */
 enum simd_lanes {
 	SIMD_NOUF = 0, /* the operation cannot underflow (compare, convert to integer, min/max) */
 	SIMD_PS,       /* 4 floats */
@@ -169,7 +169,7 @@ enum simd_lanes {
 
 /*
  * A host run of one instruction: *d = d OP s under MXCSR @mx, returns the MXCSR after it.
- * Given to the unmasked-exception path so it can rerun a packed operation lane by lane.
+ * Given to the unmasked-exception path so it can rerun an operation lane by lane.
  */
 typedef uint32_t (*simd_run_fn)(__m128i *d, __m128i s, uint32_t mx);
 
@@ -182,8 +182,9 @@ void simd_fp_unmasked(struct vcpu *cpu, uint32_t flags, const void *res, int lan
  * raise #XM as the hardware would (SDM Vol. 1 11.5.1: an unmasked pre-computation exception
  * (IE, DE, ZE) reports the pre-computation flags only; else all flags are set and an unmasked
  * post-computation exception (OE, UE, PE) raises #XM). Returns only if the result is stored.
- * For packed operations that can overflow or underflow use simd_fp_commit_run, which reruns
- * the lanes one by one when needed (an unmasked OE/UE hides PE per lane).
+ * Operations that can overflow or underflow use simd_fp_commit_run instead, which reruns the
+ * lanes one by one when needed: under an unmasked OE/UE each lane reports PE of its result
+ * with an unbounded exponent. simd_fp_unmasked is in sse.c.
  */
 static inline void simd_fp_commit(struct vcpu *cpu, uint32_t flags, const void *res, int lanes)
 {
