@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,6 +50,8 @@
 #define RSI_INIT (DATA_ADDR + 0x1000) /* 4 KiB below, 12 KiB above */
 #define RDI_INIT (DATA_ADDR + 0x2800) /* 10 KiB below, 6 KiB above */
 #define RSP_INIT (STACK_ADDR + 0x1000)
+#define FS_INIT DATA_ADDR             /* fs:[N] and gs:[N] land in the data area too */
+#define GS_INIT (DATA_ADDR + 0x2000)
 #define GUEST_LIMIT (1ULL << 32)
 #define FORM_TIMEOUT_S 30
 
@@ -98,6 +101,7 @@ struct form {
 	int outcome; /* exception vector, OUT_* */                                          \
 	int signo;   /* host signal */                                                      \
 	uint64_t err, addr;                                                                 \
+	uint64_t fs_base, gs_base;                                                          \
 	uint64_t mem_hash; /* of the data and stack areas */
 struct regs {
 	REGS_FIELDS
@@ -148,6 +152,9 @@ static const char **opt_files;
 static int nr_files;
 /* INT3 is the harness's end marker; without a handler the guest's #UD on it stands in. */
 static bool guest_has_int3;
+/* The host lets user code read and write the FS/GS bases (Linux >= 5.9 with FSGSBASE): the
+ * snippet then runs with FS_INIT/GS_INIT and the final bases are compared. */
+static bool host_fsgsbase;
 
 /* ---------------------------------------------------------------------------------------- */
 /* Random inputs */
@@ -331,6 +338,8 @@ static void gen_state(const struct form *f, unsigned iter, struct state *s)
 	s->gpr[R_RDI] = RDI_INIT;
 	s->gpr[R_RSP] = RSP_INIT;
 	s->rip = CODE_ADDR;
+	s->fs_base = FS_INIT;
+	s->gs_base = GS_INIT;
 	s->rflags = 0x202 | (splitmix(&rng) & FLAGS_ARITH) | (f->df ? FLAG_DF : 0);
 
 	/* x87: FNINIT state, then f->x87 values pushed (TOP decremented per push) */
@@ -440,10 +449,12 @@ struct host_regs {
 	uint64_t rflags;
 	uint64_t pad;
 	uint8_t fx[512] __attribute__((aligned(16)));
+	uint64_t fs_base, gs_base;
 };
 
 __attribute__((visibility("hidden"))) struct host_regs dt_host_regs;
 __attribute__((visibility("hidden"))) uint64_t dt_host_entry = CODE_ADDR;
+__attribute__((visibility("hidden"))) uint8_t dt_use_fsgsbase;
 void dt_host_enter(void);
 
 /* Load the full state and jump to the snippet; never returns (the INT3 or a fault signals). */
@@ -455,6 +466,13 @@ __asm__(".text\n"
 	"dt_host_enter:\n"
 	"	lea rdi, [rip + dt_host_regs]\n"
 	"	fxrstor64 [rdi + 144]\n"
+	"	cmp byte ptr [rip + dt_use_fsgsbase], 0\n"
+	"	je 1f\n"
+	"	mov rax, [rdi + 656]\n"
+	"	wrfsbase rax\n"
+	"	mov rax, [rdi + 664]\n"
+	"	wrgsbase rax\n"
+	"1:\n"
 	"	push qword ptr [rdi + 128]\n"
 	"	popfq\n"
 	"	mov rax, [rdi + 0]\n"
@@ -479,14 +497,32 @@ __asm__(".text\n"
 
 _Static_assert(offsetof(struct host_regs, rflags) == 128, "trampoline offsets");
 _Static_assert(offsetof(struct host_regs, fx) == 144, "trampoline offsets");
+_Static_assert(offsetof(struct host_regs, fs_base) == 656, "trampoline offsets");
+_Static_assert(offsetof(struct host_regs, gs_base) == 664, "trampoline offsets");
 
 static sigjmp_buf host_jb;
 static struct state host_res; /* the handler's result, in the child's own memory */
 static bool host_full;
+static uint64_t host_fs_saved, host_gs_saved; /* the child's own bases (TLS) */
 
-static void host_signal(int sig, siginfo_t *si, void *uctx)
+static inline uint64_t rdfsbase(void) { uint64_t v; __asm__ volatile("rdfsbase %0" : "=r"(v)); return v; }
+static inline uint64_t rdgsbase(void) { uint64_t v; __asm__ volatile("rdgsbase %0" : "=r"(v)); return v; }
+static inline void wrfsbase(uint64_t v) { __asm__ volatile("wrfsbase %0" : : "r"(v) : "memory"); }
+static inline void wrgsbase(uint64_t v) { __asm__ volatile("wrgsbase %0" : : "r"(v) : "memory"); }
+
+/* No stack protector: its canary is read through FS, which the snippet may have changed. */
+__attribute__((no_stack_protector)) static void host_signal(int sig, siginfo_t *si, void *uctx)
 {
 	ucontext_t *uc = uctx;
+	if (dt_use_fsgsbase) { /* first of all: give libc its TLS back */
+		host_res.fs_base = rdfsbase();
+		host_res.gs_base = rdgsbase();
+		wrfsbase(host_fs_saved);
+		wrgsbase(host_gs_saved);
+	} else {
+		host_res.fs_base = FS_INIT;
+		host_res.gs_base = GS_INIT;
+	}
 	greg_t *g = uc->uc_mcontext.gregs;
 	struct state *s = &host_res;
 	uint64_t rip = (uint64_t)g[REG_RIP];
@@ -554,6 +590,11 @@ static void host_child(const struct run *run)
 	prepare_code(f, code);
 
 	host_full = run->full != NULL;
+	if (host_fsgsbase) {
+		host_fs_saved = rdfsbase();
+		host_gs_saved = rdgsbase();
+		dt_use_fsgsbase = 1;
+	}
 	for (unsigned k = 0; k < run->n; k++) {
 		*run->progress = k;
 		gen_state(f, run->first + k, &in);
@@ -561,6 +602,8 @@ static void host_child(const struct run *run)
 		memcpy(stack, in.stack, STACK_SIZE);
 		memcpy(dt_host_regs.gpr, in.gpr, sizeof(in.gpr));
 		dt_host_regs.rflags = in.rflags;
+		dt_host_regs.fs_base = in.fs_base;
+		dt_host_regs.gs_base = in.gs_base;
 		memcpy(dt_host_regs.fx, in.fx, 512);
 		host_res.outcome = OUT_NONE;
 		if (sigsetjmp(host_jb, 1) == 0)
@@ -585,6 +628,8 @@ static void state_to_vcpu(const struct state *s, struct vcpu *cpu)
 	memcpy(cpu->gpr, s->gpr, sizeof(s->gpr));
 	cpu->rip = s->rip;
 	cpu->rflags = s->rflags;
+	cpu->fs_base = s->fs_base;
+	cpu->gs_base = s->gs_base;
 	for (int i = 0; i < 16; i++)
 		memcpy(cpu->xmm[i].b, s->fx + FX_XMM + 16 * i, 16);
 	cpu->mxcsr = get32(s->fx + FX_MXCSR);
@@ -608,6 +653,8 @@ static void vcpu_to_state(const struct vcpu *cpu, struct state *s)
 	memcpy(s->gpr, cpu->gpr, sizeof(s->gpr));
 	s->rip = cpu->rip;
 	s->rflags = vcpu_get_rflags(cpu);
+	s->fs_base = host_fsgsbase ? cpu->fs_base : FS_INIT;
+	s->gs_base = host_fsgsbase ? cpu->gs_base : GS_INIT;
 	memset(s->fx, 0, sizeof(s->fx));
 	for (int i = 0; i < 16; i++)
 		memcpy(s->fx + FX_XMM + 16 * i, cpu->xmm[i].b, 16);
@@ -857,6 +904,12 @@ static bool compare(const struct form *f, const struct state *in, const struct r
 		if (h->gpr[i] != g->gpr[i])
 			DIFF("  %-6s  host 0x%016" PRIx64 ", guest 0x%016" PRIx64 " (input %#" PRIx64 ")\n",
 			     gpr_names[i], h->gpr[i], g->gpr[i], in->gpr[i]);
+	if (h->fs_base != g->fs_base)
+		DIFF("  fs_base: host %#" PRIx64 ", guest %#" PRIx64 " (input %#" PRIx64 ")\n",
+		     h->fs_base, g->fs_base, (uint64_t)FS_INIT);
+	if (h->gs_base != g->gs_base)
+		DIFF("  gs_base: host %#" PRIx64 ", guest %#" PRIx64 " (input %#" PRIx64 ")\n",
+		     h->gs_base, g->gs_base, (uint64_t)GS_INIT);
 	uint64_t fm = flags_mask(f);
 	if ((h->rflags ^ g->rflags) & fm) {
 		if (report) {
@@ -1289,6 +1342,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+	host_fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
+	if (!host_fsgsbase)
+		printf("difftest: note: no FSGSBASE on this host: FS/GS bases are not tested\n");
 	static const struct insn_entry *const tables[] = {
 		alu_insns, shift_insns, muldiv_insns, bitops_insns, string_insns, control_insns,
 		datamov_insns, system_insns, x87_insns, sse_insns, sse4_insns, mmx_insns,
