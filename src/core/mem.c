@@ -182,6 +182,8 @@ static void vma_remove_range(struct guest_mem *mem, uint64_t start, uint64_t end
 	j = i;
 	while (j < mem->nr_vmas && mem->vmas[j].end <= end)
 		j++;
+	if (j == i)
+		return;
 	memmove(&mem->vmas[i], &mem->vmas[j], (mem->nr_vmas - j) * sizeof(*mem->vmas));
 	mem->nr_vmas -= j - i;
 }
