@@ -608,6 +608,8 @@ static void host_child(const struct run *run)
 		host_res.outcome = OUT_NONE;
 		if (sigsetjmp(host_jb, 1) == 0)
 			dt_host_enter();
+		/* whatever the snippet did to AC/TF/DF must not follow us into libc */
+		__asm__ volatile("pushfq\n\tandq $~0x40500, (%%rsp)\n\tpopfq" : : : "memory", "cc");
 		if (host_res.outcome == OUT_HARNESS) {
 			fprintf(stderr, "difftest: host: signal %d at rip %#" PRIx64
 				" outside the snippet\n", host_res.signo, host_res.rip);
