@@ -16,6 +16,11 @@ out=$(mktemp "${TMPDIR:-/tmp}/ov-unit.XXXXXX")
 trap 'rm -f "$out"' EXIT
 for t in "$@"; do
 	name=${t##*/}
+	if [ ! -x "$t" ]; then
+		echo "FAIL $name: did not build"
+		failed=$((failed + 1))
+		continue
+	fi
 	timeout "$UNIT_TIMEOUT" "$t" >"$out" 2>&1
 	rc=$?
 	# tests announced by "[==========] Running N test(s)." (per group); a crash leaves the
