@@ -364,6 +364,10 @@ static inline uint64_t cpu_pop(struct vcpu *cpu, unsigned size)
 /* CPUID as implemented: leaf/subleaf -> eax..edx (cpuid.c). */
 void cpu_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 
+/* fastpath.c: a specialised handler for @in's form, or NULL; @flags_dead: no flag it writes
+ * is read before being overwritten (decode.c's liveness pass). */
+insn_fn fastpath_select(const struct insn *in, int flags_dead);
+
 /* Decoder/cache (decode.c) */
 void block_cache_unlock_after_fault(struct vcpu *cpu);
 struct block *block_lookup(struct vcpu *cpu, uint64_t gva);

@@ -354,9 +354,65 @@ static int page_executable(struct vcpu *cpu, uint64_t gva)
 	return prot >= 0 && (prot & GPROT_EXEC);
 }
 
+/*
+ * Flags an instruction certainly overwrites (kill) and those it writes at all, from Zydis's
+ * per-instruction flag table. A write that depends on a run-time count (shift by CL or by an
+ * immediate that masks to 0, a REP-prefixed CMPS/SCAS with RCX possibly 0) kills nothing.
+ */
+static void flag_effects(const ZydisDecodedInstruction *zi, const ZydisDecodedOperand *ops,
+			 uint32_t *read, uint32_t *written, uint32_t *kill)
+{
+	const ZydisAccessedFlags *f = zi->cpu_flags;
+	*read = f ? f->tested : FLAGS_ARITH;
+	*written = f ? (f->modified | f->set_0 | f->set_1 | f->undefined) : FLAGS_ARITH;
+	*kill = *written;
+	if (zi->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE))
+		*kill = 0;
+	switch (zi->mnemonic) {
+	case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR:
+	case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR:
+	case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR: case ZYDIS_MNEMONIC_SHLD:
+	case ZYDIS_MNEMONIC_SHRD: {
+		const ZydisDecodedOperand *c = &ops[zi->operand_count_visible - 1];
+		unsigned mask = zi->operand_width == 64 ? 63 : 31;
+		if (zi->operand_count_visible < 2 || c->type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+		    (c->imm.value.u & mask) == 0)
+			*kill = 0;
+		break;
+	}
+	default:
+		break;
+	}
+	*read &= FLAGS_ARITH;
+	*written &= FLAGS_ARITH;
+	*kill &= FLAGS_ARITH;
+}
+
+/*
+ * Backward liveness over the block: an instruction none of whose written flags is read before
+ * being overwritten later in the block can use a handler that skips flag computation. All
+ * flags are live at the block's exit. (A fault in the middle of a block may therefore expose
+ * flags not yet updated by an earlier instruction whose flags were dead; see architecture.md.)
+ */
+static void specialise(struct insn *buf, uint32_t n, const uint32_t *rd, const uint32_t *wr,
+		       const uint32_t *kill)
+{
+	uint32_t live = FLAGS_ARITH;
+	for (uint32_t i = n; i-- > 0;) {
+		insn_fn fn;
+		if (buf[i].fn != op_undefined) {
+			fn = fastpath_select(&buf[i], (wr[i] & live) == 0);
+			if (fn)
+				buf[i].fn = fn;
+		}
+		live = (live & ~kill[i]) | rd[i];
+	}
+}
+
 static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_t gva)
 {
 	struct insn buf[BLOCK_MAX_INSNS];
+	uint32_t fl_rd[BLOCK_MAX_INSNS], fl_wr[BLOCK_MAX_INSNS], fl_kill[BLOCK_MAX_INSNS];
 	uint64_t pc = gva, first_page = gva & GUEST_PAGE_MASK, last_page;
 	uint32_t n = 0;
 	struct block *b;
@@ -383,6 +439,8 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 		}
 		if (ZYAN_FAILED(st)) {
 			memset(&buf[n], 0, sizeof(buf[n]));
+			fl_rd[n] = FLAGS_ARITH;
+			fl_wr[n] = fl_kill[n] = 0;
 			buf[n].fn = op_undefined;
 			buf[n].len = 1;
 			buf[n].flags = INSN_END;
@@ -390,12 +448,14 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 			break;
 		}
 		fill_insn(&zi, ops, pc, &buf[n]);
+		flag_effects(&zi, ops, &fl_rd[n], &fl_wr[n], &fl_kill[n]);
 		pc += zi.length;
 		if (buf[n++].flags & INSN_END)
 			break;
 		if ((pc & GUEST_PAGE_MASK) != first_page)
 			break;
 	}
+	specialise(buf, n, fl_rd, fl_wr, fl_kill);
 	b = malloc(sizeof(*b) + n * sizeof(struct insn));
 	if (!b)
 		abort();
