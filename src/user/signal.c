@@ -91,6 +91,46 @@ void signal_set_host_mask(uint64_t guest_mask)
 	host_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, 8, 0, 0);
 }
 
+/* Record @sig for @t. Runs in the host handler (all signals blocked) or with them blocked. */
+static void enqueue(struct user_thread *t, int sig, const siginfo_t *si)
+{
+	struct sigq *q = &t->sigq[sig];
+
+	if (q->n < SIGQ_DEPTH)
+		q->info[q->n++] = *si;
+	__atomic_or_fetch(&t->pending, SIGBIT(sig), __ATOMIC_SEQ_CST);
+}
+
+static uint64_t block_all(void)
+{
+	uint64_t all = ~0ULL, old = 0;
+	host_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, 8, 0, 0);
+	return old;
+}
+
+static void unblock(uint64_t old)
+{
+	host_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
+}
+
+/* Take the oldest instance of @sig; false if none is pending. */
+static bool dequeue(struct user_thread *t, int sig, siginfo_t *out)
+{
+	uint64_t old = block_all();
+	struct sigq *q = &t->sigq[sig];
+	bool ok = q->n > 0;
+
+	if (ok) {
+		*out = q->info[0];
+		memmove(&q->info[0], &q->info[1], (size_t)(q->n - 1) * sizeof(q->info[0]));
+		q->n--;
+	}
+	if (!q->n)
+		__atomic_and_fetch(&t->pending, ~SIGBIT(sig), __ATOMIC_SEQ_CST);
+	unblock(old);
+	return ok;
+}
+
 static void host_handler(int sig, siginfo_t *si, void *uc)
 {
 	struct user_thread *t = current_uthread;
@@ -98,8 +138,7 @@ static void host_handler(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 	if (!t || sig < 1 || sig > GUEST_NSIG)
 		return;
-	t->pending_info[sig] = *si;
-	__atomic_or_fetch(&t->pending, SIGBIT(sig), __ATOMIC_SEQ_CST);
+	enqueue(t, sig, si);
 	vcpu_kick(&t->cpu);
 }
 
@@ -395,9 +434,8 @@ void signal_deliver_pending(struct user_thread *t)
 		if (ready & (HOST_OWNED | SIGBIT(SIGILL) | SIGBIT(SIGTRAP) | SIGBIT(SIGFPE)))
 			ready &= HOST_OWNED | SIGBIT(SIGILL) | SIGBIT(SIGTRAP) | SIGBIT(SIGFPE);
 		sig = __builtin_ctzll(ready) + 1;
-		info = t->pending_info[sig];
-		__atomic_and_fetch(&t->pending, ~SIGBIT(sig), __ATOMIC_SEQ_CST);
-		deliver_one(t, sig, &info);
+		if (dequeue(t, sig, &info))
+			deliver_one(t, sig, &info);
 	}
 	if (t->restore_saved_mask) {
 		t->restore_saved_mask = false;
@@ -513,8 +551,11 @@ long signal_kill(struct user_thread *t, uint64_t nr, long a0, long a1, long a2)
 		si.si_code = nr == SYS_kill ? SI_USER : SI_TKILL;
 		si.si_pid = getpid();
 		si.si_uid = getuid();
-		t->pending_info[sig] = si;
-		__atomic_or_fetch(&t->pending, SIGBIT(sig), __ATOMIC_SEQ_CST);
+		{
+			uint64_t old = block_all();
+			enqueue(t, sig, &si);
+			unblock(old);
+		}
 		return 0;
 	}
 	return host_syscall6((long)nr, a0, a1, a2, 0, 0, 0);
@@ -730,11 +771,8 @@ long sys_rt_sigtimedwait(struct user_thread *t, uint64_t set, uint64_t info, uin
 		return -EFAULT;
 	m = *gs & ~UNBLOCKABLE;
 	ready = __atomic_load_n(&t->pending, __ATOMIC_ACQUIRE) & m;
-	if (ready) {
-		int sig = __builtin_ctzll(ready) + 1;
-		si = t->pending_info[sig];
-		__atomic_and_fetch(&t->pending, ~SIGBIT(sig), __ATOMIC_SEQ_CST);
-		r = sig;
+	if (ready && dequeue(t, __builtin_ctzll(ready) + 1, &si)) {
+		r = __builtin_ctzll(ready) + 1;
 	} else {
 		uint64_t hm = m & ~HOST_OWNED;
 		r = host_syscall6(SYS_rt_sigtimedwait, (long)&hm, (long)&si, (long)gt, 8, 0, 0);

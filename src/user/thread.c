@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -21,6 +22,9 @@
 #include "user/user.h"
 
 #define MAX_EXEC_ARGS 65536
+
+/* Threads started by clone_thread() leave through here, so pthread frees their host stack. */
+static __thread jmp_buf *thread_exit_jmp;
 #define HOST_THREAD_STACK (1u << 20)
 
 /* ---- the per-thread loop -------------------------------------------------------------------- */
@@ -84,9 +88,15 @@ void thread_exit(struct user_thread *t, int status)
 	pthread_mutex_unlock(&p->lock);
 	if (left <= 0)
 		process_exit(status);
+	if (thread_exit_jmp) {
+		uint64_t all = ~0ULL;
+		/* no more guest signals on this thread: they go to the others */
+		host_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, 8, 0, 0);
+		longjmp(*thread_exit_jmp, 1);
+	}
 	current_uthread = NULL;
 	mem_set_current_vcpu(NULL);
-	/* t stays allocated: a host signal handler may still look at it until we are gone */
+	/* the initial thread: t stays allocated, a host signal handler may still look at it */
 	host_syscall6(SYS_exit, status & 0xff, 0, 0, 0, 0, 0);
 	for (;;)
 		pause();
@@ -121,7 +131,20 @@ static void *thread_main(void *arg)
 	}
 	sem_post(&s->started); /* s is gone after this */
 	signal_set_host_mask(t->sigmask);
-	thread_run(t);
+	{
+		jmp_buf exit_jmp;
+		if (setjmp(exit_jmp) == 0) {
+			thread_exit_jmp = &exit_jmp;
+			thread_run(t);
+		}
+	}
+	/* thread_exit() came back here with all host signals blocked */
+	thread_exit_jmp = NULL;
+	current_uthread = NULL;
+	mem_set_current_vcpu(NULL);
+	vcpu_destroy(&t->cpu);
+	free(t);
+	return NULL;
 }
 
 static long clone_thread(struct user_thread *t, uint64_t flags, uint64_t stack, uint64_t ptid,
@@ -199,6 +222,8 @@ static void fork_child_fixup(struct user_thread *t)
 	block_cache_fork_child(p->cache);
 	pthread_mutex_init(&p->lock, NULL);
 	p->nr_threads = 1;
+	t->pending = 0; /* a child starts with no pending signals (fork(2)) */
+	thread_exit_jmp = NULL;
 	t->tid = (int)host_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
 	current_uthread = t;
 }

@@ -43,10 +43,7 @@ struct user_proc {
 	unsigned char unknown_reported[512 / 8]; /* -ENOSYS reported once per number */
 };
 
-/* A pending signal with its siginfo (kernel layout, 128 bytes). */
-struct pending_sig {
-	siginfo_t info;
-};
+#define SIGQ_DEPTH 4 /* queued instances per signal and thread */
 
 /* One guest thread = one host thread = one vCPU. */
 struct user_thread {
@@ -58,7 +55,10 @@ struct user_thread {
 	uint64_t saved_mask;           /* mask to restore after a handler (rt_sigsuspend) */
 	bool restore_saved_mask;
 	volatile uint64_t pending;     /* signals recorded by the host handler, not yet delivered */
-	siginfo_t pending_info[GUEST_NSIG + 1];
+	struct sigq {                  /* their siginfo, oldest first (the host kernel already */
+		uint8_t n;             /* merged duplicates of a standard signal per queue) */
+		siginfo_t info[SIGQ_DEPTH];
+	} sigq[GUEST_NSIG + 1];
 	stack_t altstack;              /* guest addresses */
 	int eintr;                     /* last syscall returned -EINTR: EINTR_* */
 	uint64_t eintr_nr;             /* its number, to restart it */
