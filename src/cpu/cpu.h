@@ -54,6 +54,7 @@ struct operand {
 #define INSN_REPNE 0x04 /* F2 on a string instruction */
 #define INSN_ASIZE32 0x08 /* 67 prefix: 32-bit addressing */
 #define INSN_END 0x10   /* ends the block (control transfer, SYSCALL, ...) */
+#define INSN_LAST 0x20  /* last instruction of its block (set by the decoder) */
 
 struct insn;
 typedef void (*insn_fn)(struct vcpu *cpu, const struct insn *in);

@@ -456,6 +456,7 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 			break;
 	}
 	specialise(buf, n, fl_rd, fl_wr, fl_kill);
+	buf[n - 1].flags |= INSN_LAST;
 	b = malloc(sizeof(*b) + n * sizeof(struct insn));
 	if (!b)
 		abort();

@@ -62,6 +62,48 @@ void cpu_exit_after(struct vcpu *cpu, int reason)
 	__atomic_or_fetch(&cpu->exit_request, 2, __ATOMIC_RELAXED);
 }
 
+/*
+ * The dispatch loop, outside vcpu_run so that setjmp does not force @cpu into memory.
+ * Specialised handlers (fastpath.c) chain to the next instruction themselves; the loop resumes
+ * after whatever instruction cpu->cur names when a handler returns.
+ */
+static __attribute__((noinline)) int run_loop(struct vcpu *cpu)
+{
+	for (;;) {
+		const struct insn *in;
+		struct block *b, **slot;
+
+		if (unlikely(cpu->exit_request)) {
+			int req = __atomic_exchange_n(&cpu->exit_request, 0, __ATOMIC_ACQUIRE);
+			if (cpu->exit_reason) {
+				int r = cpu->exit_reason;
+				cpu->exit_reason = 0;
+				return r;
+			}
+			if (req & 1)
+				return VCPU_EXIT_KICK;
+		}
+		slot = &cpu->jcache[jcache_index(cpu->rip)];
+		b = *slot;
+		if (unlikely(!b || b->gva != cpu->rip || !b->valid)) {
+			cpu->cur = NULL;
+			b = block_lookup(cpu, cpu->rip);
+			*slot = b;
+		}
+		in = b->insns;
+		for (;;) {
+			cpu->cur = in;
+			cpu->rip += in->len;
+			in->fn(cpu, in);
+			in = cpu->cur;
+			if ((in->flags & INSN_LAST) || unlikely(cpu->exit_request))
+				break;
+			in++;
+		}
+		cpu->nr_insns += (uint64_t)(in - b->insns) + 1;
+	}
+}
+
 int vcpu_run(struct vcpu *cpu)
 {
 	int r;
@@ -76,38 +118,7 @@ int vcpu_run(struct vcpu *cpu)
 		return r;
 	}
 	cpu->in_run = true;
-	for (;;) {
-		const struct insn *in, *end;
-		struct block *b, **slot;
-
-		if (unlikely(cpu->exit_request)) {
-			int req = __atomic_exchange_n(&cpu->exit_request, 0, __ATOMIC_ACQUIRE);
-			if (cpu->exit_reason) {
-				r = cpu->exit_reason;
-				cpu->exit_reason = 0;
-				break;
-			}
-			if (req & 1) {
-				r = VCPU_EXIT_KICK;
-				break;
-			}
-		}
-		slot = &cpu->jcache[jcache_index(cpu->rip)];
-		b = *slot;
-		if (unlikely(!b || b->gva != cpu->rip || !b->valid)) {
-			cpu->cur = NULL;
-			b = block_lookup(cpu, cpu->rip);
-			*slot = b;
-		}
-		in = b->insns;
-		end = in + b->nr;
-		do {
-			cpu->cur = in;
-			cpu->rip += in->len;
-			in->fn(cpu, in);
-		} while (++in < end && likely(!cpu->exit_request));
-		cpu->nr_insns += (uint64_t)(in - b->insns);
-	}
+	r = run_loop(cpu);
 	cpu->in_run = false;
 	cpu->cur = NULL;
 	return r;

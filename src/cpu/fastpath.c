@@ -18,7 +18,31 @@
 #define EA0 op_ea(cpu, in, &in->op[0])
 #define EA1 op_ea(cpu, in, &in->op[1])
 
-#define FN(name) static void name(struct vcpu *cpu, const struct insn *in)
+/*
+ * Threaded dispatch: a specialised handler ends by jumping straight to the next instruction's
+ * handler (a sibling call), unless it is the block's last or the vCPU must stop. exec.c's loop
+ * picks up from cpu->cur when a chain ends in a class handler.
+ */
+#define NEXT()                                                                                  \
+	do {                                                                                    \
+		const struct insn *n_ = in + 1;                                                 \
+		if ((in->flags & INSN_LAST) || unlikely(cpu->exit_request))                     \
+			return;                                                                 \
+		cpu->cur = n_;                                                                  \
+		cpu->rip += n_->len;                                                            \
+		n_->fn(cpu, n_);                                                                \
+	} while (0)
+
+#define FN(name)                                                                                \
+	static inline __attribute__((always_inline)) void name##_body(struct vcpu *cpu,         \
+								       const struct insn *in); \
+	static void name(struct vcpu *cpu, const struct insn *in)                               \
+	{                                                                                       \
+		name##_body(cpu, in);                                                           \
+		NEXT();                                                                         \
+	}                                                                                       \
+	static inline __attribute__((always_inline)) void name##_body(struct vcpu *cpu,         \
+								       const struct insn *in)
 
 /* ---- moves ------------------------------------------------------------------------------ */
 FN(mov64_rr) { R0 = R1; }
