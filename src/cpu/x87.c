@@ -128,11 +128,40 @@ __asm__(".pushsection .text\n"
 	"	.byte \\esc, (\\reg << 3) | 2, 0xc3, 0xcc\n"
 	"	.endr\n"
 	"	.endr\n"
+		/* ov_x87_fast: see below */
+	".p2align 4\n"
+	".type ov_x87_fast, @function\n"
+	"ov_x87_fast:\n"
+	"	fnstsw %ax\n"
+	"	movzwl %ax, %r9d\n"
+	"	test $1, %r8b\n"
+	"	jz 1f\n"
+	"	fldt 16(%rdi)\n"
+	"1:	fldt (%rdi)\n"
+	"	call *%rsi\n"
+	"	fnstsw %ax\n"
+	"	shl $16, %eax\n"
+	"	or %r9d, %eax\n"
+	"	fstpt (%rcx)\n"
+	"	test $2, %r8b\n"
+	"	jz 2f\n"
+	"	fstpt 16(%rcx)\n"
+	"2:	ret\n"
+	".size ov_x87_fast, .-ov_x87_fast\n"
 	".popsection\n");
 
 extern void ov_x87_host_exec(struct fxsave_area *img, const void *stub, void *mem, uint64_t *flags)
 	__attribute__((visibility("hidden")));
 extern const uint8_t ov_x87_reg_stubs[8][64][4] __attribute__((visibility("hidden")));
+
+/*
+ * ov_x87_fast(in, stub, mem, out, mode): the arithmetic fast path, run on the host FPU as it is
+ * (host FCW, empty stack). Pushes in[1] (if mode & 1) and in[0] (80-bit values, 16 bytes
+ * apart), calls @stub with RDX = @mem, pops the result(s) into out[0] (and out[1] if mode & 2)
+ * and returns the host FSW before (bits 15..0) and right after the operation (bits 31..16).
+ */
+extern uint32_t ov_x87_fast(const void *in, const void *stub, void *mem, void *out, unsigned mode)
+	__attribute__((visibility("hidden")));
 extern const uint8_t ov_x87_mem_stubs[8][8][4] __attribute__((visibility("hidden")));
 
 /* ---------------------------------------------------------------------------------------- */
@@ -598,6 +627,76 @@ static void x87_fsign(struct vcpu *cpu, const struct insn *in)
 	fast_done(cpu, in);
 }
 
+/*
+ * Arithmetic fast path: FADD/FSUB/FSUBR/FMUL/FDIV/FDIVR in all forms (ST(0),ST(i); ST(i),ST(0);
+ * P; m32/m64; FIxxx m16/m32) when the guest FCW equals the host's (all exceptions masked) and no
+ * stack fault is possible. The operation then runs directly on the host FPU without loading the
+ * whole guest state, and its result, C1 and exception flags are exact. The host's exception
+ * flags are sticky and clearing them is slow (FNCLEX ~70 ns here), so they are not cleared:
+ * the new flags are the host FSW after the operation, which is correct as long as every flag
+ * already set in the host before it is also set in the guest; otherwise take the slow path
+ * (which leaves only flags that the guest also has). C0, C2, C3 are kept (SDM: undefined; this
+ * CPU leaves them unchanged).
+ */
+static uint16_t host_fcw(void)
+{
+	static uint16_t cached;
+	uint16_t cw = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	if (unlikely(!cw)) {
+		__asm__ volatile("fnstcw %0" : "=m"(cw));
+		if ((cw & FSW_EXC) != FSW_EXC)
+			cw = 0xffff; /* host unmasks exceptions: never equal to a guest FCW, no fast path */
+		__atomic_store_n(&cached, cw, __ATOMIC_RELAXED);
+	}
+	return cw;
+}
+
+static void x87_arith(struct vcpu *cpu, const struct insn *in)
+{
+	struct x87_state *f = &cpu->fpu;
+	union x87_reg io[2], out[2];
+	uint8_t buf[8] __attribute__((aligned(8)));
+	unsigned esc, modrm, i = 0, r, before, after;
+
+	check_pending(cpu);
+	if (f->fcw != host_fcw() || !st_valid(f, 0))
+		goto slow;
+	modrm = insn_modrm(cpu, in, &esc);
+	io[0] = f->st[phys(f, 0)];
+	if (modrm >= 0xc0) {
+		i = modrm & 7;
+		if (!st_valid(f, i) || (esc == 6 && i == 0))
+			goto slow;
+		io[1] = f->st[phys(f, i)];
+		/* same operation with ST(1) */
+		r = ov_x87_fast(io, ov_x87_reg_stubs[esc][(modrm & 0x38) | 1], NULL, out,
+				esc == 6 ? 1 : 3);
+	} else {
+		unsigned form = mem_forms[esc][(modrm >> 3) & 7];
+		if ((form >> 4) != MF_LOAD || (form & 15) > 8)
+			goto slow;
+		mem_read(cpu, op_ea(cpu, in, mem_operand(in)), buf, form & 15);
+		r = ov_x87_fast(io, ov_x87_mem_stubs[esc][(modrm >> 3) & 7], buf, out, 0);
+	}
+	before = r & 0xffff;
+	after = r >> 16;
+	if (unlikely(before & FSW_STICKY & ~f->fsw))
+		goto slow;
+	if (modrm < 0xc0 || esc == 0) {
+		f->st[phys(f, 0)].m = out[0].m; /* ST(0) = ST(0) op src */
+	} else if (esc == 6) {
+		f->st[phys(f, i)].m = out[0].m; /* ST(i) = ST(i) op ST(0), pop */
+		fast_pop(f);
+	} else {
+		f->st[phys(f, i)].m = out[1].m; /* ST(i) = ST(i) op ST(0) */
+	}
+	f->fsw = (uint16_t)((f->fsw & ~FSW_C1) | (after & (FSW_C1 | FSW_EXC)));
+	f->fip = insn_addr(cpu, in);
+	return;
+slow:
+	host_exec(cpu, in, false);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Control instructions, SDM Vol. 1 8.3.13 */
 
@@ -849,12 +948,12 @@ const struct insn_entry x87_insns[] = {
 	X(FLD1, x87_fld_const), X(FLDZ, x87_fld_const), X(FLDPI, x87_exec), X(FLDL2E, x87_exec),
 	X(FLDL2T, x87_exec), X(FLDLG2, x87_exec), X(FLDLN2, x87_exec),
 	/* arithmetic */
-	X(FADD, x87_exec), X(FADDP, x87_exec), X(FIADD, x87_exec),
-	X(FSUB, x87_exec), X(FSUBP, x87_exec), X(FISUB, x87_exec),
-	X(FSUBR, x87_exec), X(FSUBRP, x87_exec), X(FISUBR, x87_exec),
-	X(FMUL, x87_exec), X(FMULP, x87_exec), X(FIMUL, x87_exec),
-	X(FDIV, x87_exec), X(FDIVP, x87_exec), X(FIDIV, x87_exec),
-	X(FDIVR, x87_exec), X(FDIVRP, x87_exec), X(FIDIVR, x87_exec),
+	X(FADD, x87_arith), X(FADDP, x87_arith), X(FIADD, x87_arith),
+	X(FSUB, x87_arith), X(FSUBP, x87_arith), X(FISUB, x87_arith),
+	X(FSUBR, x87_arith), X(FSUBRP, x87_arith), X(FISUBR, x87_arith),
+	X(FMUL, x87_arith), X(FMULP, x87_arith), X(FIMUL, x87_arith),
+	X(FDIV, x87_arith), X(FDIVP, x87_arith), X(FIDIV, x87_arith),
+	X(FDIVR, x87_arith), X(FDIVRP, x87_arith), X(FIDIVR, x87_arith),
 	X(FCHS, x87_fsign), X(FABS, x87_fsign), X(FSQRT, x87_exec), X(FRNDINT, x87_exec),
 	X(FSCALE, x87_exec), X(FXTRACT, x87_exec), X(FPREM, x87_exec), X(FPREM1, x87_exec),
 	/* comparison */
