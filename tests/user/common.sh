@@ -175,11 +175,16 @@ check_sh() {
 	check "$name" "${opts[@]}" -- "$BUSYBOX" sh -c "$1"
 }
 
-# check_rejected NAME FILE [ARGS...]: FILE is not something the runner can run. It must print one
-# line on stderr starting with $ERR_PREFIX, nothing on stdout, and exit nonzero without a signal.
+# check_rejected NAME [--expect ERE] FILE [ARGS...]: FILE is not something the runner can run. It
+# must print one line on stderr starting with $ERR_PREFIX (and matching ERE, case-insensitive, so
+# the message says what is wrong), nothing on stdout, and exit nonzero without a signal.
 check_rejected() {
-	local name=$1
+	local name=$1 expect=""
 	shift
+	if [ "$1" = --expect ]; then
+		expect=$2
+		shift 2
+	fi
 	run_in_fresh_dir "$T/r" /dev/null "${RUNNER_CMD[@]}" "$@"
 	rm -rf "$RUN"
 	local lines why=""
@@ -194,6 +199,8 @@ check_rejected() {
 		why="stderr does not end with a newline"
 	elif [ "$(head -c ${#ERR_PREFIX} "$T/r.err")" != "$ERR_PREFIX" ]; then
 		why="stderr does not start with \"$ERR_PREFIX\""
+	elif [ -n "$expect" ] && ! grep -qiE -- "$expect" "$T/r.err"; then
+		why="the message does not say what is wrong (expected /$expect/)"
 	elif [ -s "$T/r.out" ]; then
 		why="stdout not empty"
 	fi

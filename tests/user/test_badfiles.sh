@@ -45,18 +45,18 @@ chmod +x "$bad"/*
 cp "$BUSYBOX" "$bad/not-executable"
 chmod 644 "$bad/not-executable"
 
-check_rejected not-elf bad/notelf.txt
-check_rejected empty-file bad/empty
-check_rejected elf32 bad/elf32
-check_rejected truncated-elf bad/truncated
-check_rejected header-only-elf bad/header-only
-check_rejected wrong-machine bad/aarch64 --help
-check_rejected phdrs-past-eof bad/bad-phoff
-check_rejected relocatable-object bad/relocatable
-check_rejected missing-interpreter bad/missing-interp bad/empty
-check_rejected missing-file bad/no-such-program
-check_rejected missing-file-abs /nonexistent/program arg
-check_rejected directory bad
-check_rejected not-executable bad/not-executable true
+check_rejected not-elf --expect 'ELF|exec format' bad/notelf.txt
+check_rejected empty-file --expect 'ELF|exec format|empty' bad/empty
+check_rejected elf32 --expect '32-bit|64-bit|class' bad/elf32
+check_rejected truncated-elf --expect 'truncated|short|corrupt|invalid' bad/truncated
+check_rejected header-only-elf --expect 'truncated|short|corrupt|invalid' bad/header-only
+check_rejected wrong-machine --expect 'x86-64|x86_64|machine|architecture' bad/aarch64 --help
+check_rejected phdrs-past-eof --expect 'truncated|short|corrupt|invalid' bad/bad-phoff
+check_rejected relocatable-object --expect 'executable|ET_REL|relocatable|type' bad/relocatable
+check_rejected missing-interpreter --expect 'interpreter.*/nonexistent/ld-x86-64\.so\.2|/nonexistent/ld-x86-64\.so\.2.*interpreter' bad/missing-interp bad/empty
+check_rejected missing-file --expect 'No such file' bad/no-such-program
+check_rejected missing-file-abs --expect 'No such file' /nonexistent/program arg
+check_rejected directory --expect 'directory|permission denied' bad
+check_rejected not-executable --expect 'permission denied|not executable' bad/not-executable true
 
 finish
