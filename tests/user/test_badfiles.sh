@@ -56,7 +56,7 @@ check_rejected relocatable-object --expect 'executable|ET_REL|relocatable|type' 
 check_rejected missing-interpreter --expect 'interpreter.*/nonexistent/ld-x86-64\.so\.2|/nonexistent/ld-x86-64\.so\.2.*interpreter' bad/missing-interp bad/empty
 check_rejected missing-file --expect 'No such file' bad/no-such-program
 check_rejected missing-file-abs --expect 'No such file' /nonexistent/program arg
-check_rejected directory --expect 'directory|permission denied' bad
+check_rejected directory --expect 'is a directory|permission denied' bad
 check_rejected not-executable --expect 'permission denied|not executable' bad/not-executable true
 
 finish
