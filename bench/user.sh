@@ -87,7 +87,11 @@ ratio() { # NUM DEN
 }
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-echo "bench: busybox $("$BUSYBOX" 2>&1 | head -n 1 | cut -d' ' -f2), best of $BENCH_RUNS, $BENCH_CLOCK-clock seconds, $cpu, load $(cut -d' ' -f1-3 /proc/loadavg)"
+load=$(cut -d' ' -f1 /proc/loadavg)
+echo "bench: busybox $("$BUSYBOX" 2>&1 | head -n 1 | cut -d' ' -f2), best of $BENCH_RUNS, $BENCH_CLOCK-clock seconds, $cpu x $(nproc), load $load"
+if [ "$BENCH_CLOCK" = wall ] && awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+	echo "bench: the machine is busy: wall-clock times are inflated; BENCH_CLOCK=cpu measures user+system time"
+fi
 results=()
 for w in "${!workloads[@]}"; do
 	row=("${workloads[$w]}")
