@@ -777,6 +777,8 @@ long sys_rt_sigtimedwait(struct user_thread *t, uint64_t set, uint64_t info, uin
 		uint64_t hm = m & ~HOST_OWNED;
 		r = host_syscall6(SYS_rt_sigtimedwait, (long)&hm, (long)&si, (long)gt, 8, 0, 0);
 	}
+	if (trace_on(TRACE_SIGNAL))
+		pr_err("[%d] sigtimedwait: %ld (%s)", t->tid, r, ready ? "queued" : "host");
 	if (r > 0 && gi)
 		memcpy(gi, &si, sizeof(si));
 	return r;

@@ -75,6 +75,8 @@ void thread_exit(struct user_thread *t, int status)
 	struct user_proc *p = t->proc;
 	int left;
 
+	if (t->vfork_child)
+		process_exit(status); /* our own host process: nothing is shared but memory */
 	/* CLONE_CHILD_CLEARTID / set_tid_address: *ctid = 0, futex wake (kernel mm_release) */
 	if (t->clear_child_tid) {
 		uint32_t *ct = guest_ptr(t, t->clear_child_tid, 4, GPROT_WRITE);
@@ -235,7 +237,8 @@ static long clone_process(struct user_thread *t, uint64_t flags, uint64_t stack,
 	long pid;
 
 	if (flags & CLONE_VFORK) {
-		/* the parent waits until the child execs or exits: the write end is close-on-exec */
+		/* CLONE_VFORK without CLONE_VM: the parent still waits until the child execs or
+		 * exits; the write end of this pipe is close-on-exec */
 		if (pipe2(vfork_pipe, O_CLOEXEC) == 0) {
 			for (int i = 0; i < 2; i++) {
 				int fd = fcntl(vfork_pipe[i], F_DUPFD_CLOEXEC, 900);
@@ -290,6 +293,105 @@ static long clone_process(struct user_thread *t, uint64_t flags, uint64_t stack,
 	return pid;
 }
 
+/*
+ * CLONE_VM|CLONE_VFORK (vfork, posix_spawn): the child shares the guest's memory while the
+ * parent waits, and reports exec failures through it. Done the same way on the host: the child
+ * is a CLONE_VM|CLONE_VFORK host process running the same user_thread on its own host stack
+ * (its TLS is the suspended parent thread's). When it has exec'd or exited, the parent takes
+ * back its registers and the signal actions the child may have changed.
+ */
+#define VFORK_STACK (256u << 10)
+
+struct vfork_saved {
+	struct vcpu cpu;
+	uint64_t sigmask, saved_mask;
+	bool restore_saved_mask;
+	stack_t altstack;
+	uint64_t clear_child_tid;
+	int tid;
+	struct ksigaction sigact[GUEST_NSIG + 1];
+};
+
+struct vfork_args {
+	struct user_thread *t;
+	uint64_t flags, ctid;
+};
+
+static int vfork_child_main(void *arg)
+{
+	struct vfork_args *a = arg;
+	struct user_thread *t = a->t;
+
+	t->tid = (int)host_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+	t->vfork_child = true;
+	if (a->flags & CLONE_CHILD_SETTID) {
+		uint32_t *p = guest_ptr(t, a->ctid, 4, GPROT_WRITE);
+		if (p)
+			*p = (uint32_t)t->tid;
+	}
+	t->clear_child_tid = (a->flags & CLONE_CHILD_CLEARTID) ? a->ctid : 0;
+	thread_run(t);
+}
+
+static long clone_vfork(struct user_thread *t, uint64_t flags, uint64_t stack, uint64_t ptid,
+			uint64_t ctid, uint64_t tls)
+{
+	struct vfork_saved *sv = malloc(sizeof(*sv));
+	struct vfork_args a = { t, flags, ctid };
+	char *hstack = malloc(VFORK_STACK);
+	long pid;
+
+	if (!sv || !hstack) {
+		free(sv);
+		free(hstack);
+		return -ENOMEM;
+	}
+	sv->cpu = t->cpu;
+	sv->sigmask = t->sigmask;
+	sv->saved_mask = t->saved_mask;
+	sv->restore_saved_mask = t->restore_saved_mask;
+	sv->altstack = t->altstack;
+	sv->clear_child_tid = t->clear_child_tid;
+	sv->tid = t->tid;
+	pthread_mutex_lock(&t->proc->lock);
+	memcpy(sv->sigact, t->proc->sigact, sizeof(sv->sigact));
+	pthread_mutex_unlock(&t->proc->lock);
+
+	t->cpu.gpr[R_RAX] = 0;
+	if (stack)
+		t->cpu.gpr[R_RSP] = stack;
+	if (flags & CLONE_SETTLS)
+		t->cpu.fs_base = tls;
+	pid = clone(vfork_child_main, hstack + VFORK_STACK,
+		    CLONE_VM | CLONE_VFORK | (int)(flags & CSIGNAL), &a);
+	if (pid < 0)
+		pid = -errno;
+
+	/* the child has exec'd or exited: back to the parent's state */
+	t->cpu = sv->cpu;
+	t->sigmask = sv->sigmask;
+	t->saved_mask = sv->saved_mask;
+	t->restore_saved_mask = sv->restore_saved_mask;
+	t->altstack = sv->altstack;
+	t->clear_child_tid = sv->clear_child_tid;
+	t->tid = sv->tid;
+	t->vfork_child = false;
+	t->eintr = EINTR_NONE;
+	current_uthread = t;
+	mem_set_current_vcpu(&t->cpu);
+	pthread_mutex_lock(&t->proc->lock);
+	memcpy(t->proc->sigact, sv->sigact, sizeof(sv->sigact));
+	pthread_mutex_unlock(&t->proc->lock);
+	free(sv);
+	free(hstack);
+	if (pid > 0 && (flags & CLONE_PARENT_SETTID)) {
+		uint32_t *p = guest_ptr(t, ptid, 4, GPROT_WRITE);
+		if (p)
+			*p = (uint32_t)pid;
+	}
+	return pid;
+}
+
 long sys_clone(struct user_thread *t, uint64_t flags, uint64_t stack, uint64_t ptid, uint64_t ctid,
 	       uint64_t tls)
 {
@@ -297,6 +399,8 @@ long sys_clone(struct user_thread *t, uint64_t flags, uint64_t stack, uint64_t p
 		return clone_thread(t, flags, stack, ptid, ctid, tls);
 	if ((flags & CLONE_VM) && !(flags & CLONE_VFORK))
 		return -EINVAL; /* a second process sharing our memory: not supported */
+	if (flags & CLONE_VM)
+		return clone_vfork(t, flags, stack, ptid, ctid, tls);
 	if (flags & (CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
 		     CLONE_NEWUTS | CLONE_NEWCGROUP))
 		return -EPERM;

@@ -62,8 +62,7 @@ struct user_thread {
 	stack_t altstack;              /* guest addresses */
 	int eintr;                     /* last syscall returned -EINTR: EINTR_* */
 	uint64_t eintr_nr;             /* its number, to restart it */
-	int exit_status;
-	bool exiting;
+	bool vfork_child;              /* running as a CLONE_VM|CLONE_VFORK child */
 };
 
 /* How an interrupted system call continues after a signal handler (Linux -ERESTART*). */
