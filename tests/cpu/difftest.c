@@ -1131,8 +1131,12 @@ static bool selected(const struct form *f)
 			return false;
 	}
 	if (nr_filters) {
+		char at[300], at_txt[300]; /* "alu:12" and "alu.txt:12" select one line */
+		snprintf(at, sizeof(at), "%s:%u", f->file, f->c->line);
+		snprintf(at_txt, sizeof(at_txt), "%s.txt:%u", f->file, f->c->line);
 		for (int i = 0; i < nr_filters; i++)
-			if (strcasestr(f->c->text, opt_filters[i]))
+			if (strcasestr(f->c->text, opt_filters[i]) || !strcmp(opt_filters[i], at) ||
+			    !strcmp(opt_filters[i], at_txt))
 				return true;
 		return false;
 	}
@@ -1185,7 +1189,7 @@ static bool run_form(struct form *f, struct shared *sh)
 		printf("FAIL %s\n  bad options: %s\n", where, f->err);
 		return false;
 	}
-	if (len == 0 || len > 15 * 4) {
+	if (len == 0 || len > CODE_SIZE / 2) {
 		printf("FAIL %s\n  assembled to %zu bytes\n", where, len);
 		return false;
 	}
@@ -1214,11 +1218,19 @@ static bool run_form(struct form *f, struct shared *sh)
 		if (compare(f, NULL, &sh->hres[k], &sh->gres[k], NULL, NULL, false))
 			continue;
 		if (bad++ == 0) {
-			cpu_disasm(f->c->start, len, CODE_ADDR, dis, sizeof(dis));
 			printf("FAIL %s\n  bytes:", where);
 			for (size_t j = 0; j < len; j++)
 				printf(" %02x", f->c->start[j]);
-			printf("  (decoded: %s)\n", dis);
+			printf("  (decoded:");
+			for (size_t off = 0; off < len;) {
+				struct insn di;
+				cpu_disasm(f->c->start + off, len - off, CODE_ADDR + off, dis, sizeof(dis));
+				printf("%s %s", off ? ";" : "", dis);
+				if (cpu_decode_one(f->c->start + off, len - off, CODE_ADDR + off, &di) < 0)
+					break;
+				off += di.len;
+			}
+			printf(")\n");
 		}
 		if (reported < opt_max_reports) {
 			static struct state in;
@@ -1264,7 +1276,8 @@ static void usage(FILE *o)
 	fprintf(o,
 		"usage: difftest [options]\n"
 		"  -f, --file NAME      only forms of tests/cpu/cases/NAME.txt (repeatable)\n"
-		"  -k, --filter TEXT    only forms whose text contains TEXT (case-insensitive, repeatable)\n"
+		"  -k, --filter TEXT    only forms whose text contains TEXT (case-insensitive, repeatable),\n"
+		"                       or the form at NAME:LINE (e.g. alu:12)\n"
 		"  -n, --iters N        iterations per form (default %u)\n"
 		"  -s, --seed S         random seed (default 1; 'time' for a fresh one)\n"
 		"  -i, --iter I         run only iteration I (with the same seed)\n"

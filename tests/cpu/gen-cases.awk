@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 #
 # Turns one differential-test case file (tests/cpu/cases/NAME.txt) into GNU as source:
-# one labelled snippet per form in .rodata and one `struct dt_case` entry per form in the
+# one labelled snippet per form in .rodata (several instructions if separated by ";;") and one `struct dt_case` entry per form in the
 # `difftest_cases` section (collected by the linker; see tests/cpu/difftest.c).
 # Usage: awk -v src=tests/cpu/cases/alu.txt -f tests/cpu/gen-cases.awk tests/cpu/cases/alu.txt
 # Bad options fail here with file:line; bad instructions fail in the assembler with the same
@@ -69,6 +69,8 @@ BEGIN {
 	sub(/\r$/, "", line)
 	if (line ~ /^[ \t]*(#|$)/)
 		next
+	# ";;" separates instructions of one form; a single ";" starts the options
+	gsub(/;;/, "\001", line)
 	text = line
 	opts = ""
 	p = index(line, ";")
@@ -77,6 +79,9 @@ BEGIN {
 		opts = substr(line, p + 1)
 	}
 	text = trim(text)
+	asm = text
+	gsub(/\001/, sprintf("\n# %d \"%s\"\n\t", FNR, src), asm)
+	gsub(/[ \t]*\001[ \t]*/, " ;; ", text)
 	opts = trim(opts)
 	if (text == "") {
 		die("no instruction before `;'")
@@ -86,7 +91,7 @@ BEGIN {
 	n++
 	printf("\t.section .rodata\n")
 	printf("# %d \"%s\"\n", FNR, src)
-	printf(".Ls%d:\t%s\n", n, text)
+	printf(".Ls%d:\t%s\n", n, asm)
 	printf(".Le%d:\n", n)
 	printf(".Lt%d: .asciz \"%s\"\n", n, esc(text))
 	printf(".Lo%d: .asciz \"%s\"\n", n, esc(opts))
