@@ -63,54 +63,128 @@ FN(lea64) { R0 = EA1; }
 FN(lea32) { R0 = (uint32_t)EA1; }
 FN(nop) { }
 
-/* ---- ALU without flags ------------------------------------------------------------------ */
-#define ALU_NF(op, OPER)                                                                        \
-	FN(op##64_rr_nf) { R0 = R0 OPER R1; }                                                    \
-	FN(op##32_rr_nf) { R0 = (uint32_t)(R0 OPER R1); }                                        \
-	FN(op##64_ri_nf) { R0 = R0 OPER IMM1; }                                                  \
-	FN(op##32_ri_nf) { R0 = (uint32_t)(R0 OPER IMM1); }                                      \
-	FN(op##64_rm_nf) { R0 = R0 OPER mem_read64(cpu, EA1); }                                  \
-	FN(op##32_rm_nf) { R0 = (uint32_t)(R0 OPER mem_read32(cpu, EA1)); }
-ALU_NF(add, +)
-ALU_NF(sub, -)
-ALU_NF(and, &)
-ALU_NF(or, |)
-ALU_NF(xor, ^)
+/* ---- ALU ---------------------------------------------------------------------------------- */
+/* Register write at a fixed size with the x86-64 rules (32-bit zero-extends, 8/16-bit merge). */
+static inline void wr_sz(struct vcpu *cpu, const struct insn *in, uint64_t v, unsigned size)
+{
+	uint64_t *r = &R0;
+	switch (size) {
+	case 8: *r = v; break;
+	case 4: *r = (uint32_t)v; break;
+	case 2: *r = (*r & ~0xffffULL) | (v & 0xffff); break;
+	default: *r = (*r & ~0xffULL) | (v & 0xff); break;
+	}
+}
 
-FN(inc64_nf) { R0 = R0 + 1; }
-FN(inc32_nf) { R0 = (uint32_t)(R0 + 1); }
-FN(dec64_nf) { R0 = R0 - 1; }
-FN(dec32_nf) { R0 = (uint32_t)(R0 - 1); }
-FN(neg64_nf) { R0 = -R0; }
-FN(neg32_nf) { R0 = (uint32_t)-R0; }
-
-/* ---- ALU with flags (the flag helpers inline to straight-line code at a constant size) ---- */
-#define ALU_F(op, OPER, FLAGS, WRITE)                                                           \
-	FN(op##64_rr) { uint64_t a = R0, b = R1, r = a OPER b;                                   \
-		set_flags(cpu, FLAGS_ARITH, FLAGS(a, b, r, 8)); WRITE(r); }                      \
-	FN(op##32_rr) { uint64_t a = (uint32_t)R0, b = (uint32_t)R1, r = (uint32_t)(a OPER b); \
-		set_flags(cpu, FLAGS_ARITH, FLAGS(a, b, r, 4)); WRITE##32(r); }                 \
-	FN(op##64_ri) { uint64_t a = R0, b = IMM1, r = a OPER b;                                 \
-		set_flags(cpu, FLAGS_ARITH, FLAGS(a, b, r, 8)); WRITE(r); }                      \
-	FN(op##32_ri) { uint64_t a = (uint32_t)R0, b = (uint32_t)IMM1, r = (uint32_t)(a OPER b); \
-		set_flags(cpu, FLAGS_ARITH, FLAGS(a, b, r, 4)); WRITE##32(r); }                 \
-	FN(op##64_rm) { uint64_t b = mem_read64(cpu, EA1), a = R0, r = a OPER b;                 \
-		set_flags(cpu, FLAGS_ARITH, FLAGS(a, b, r, 8)); WRITE(r); }                      \
-	FN(op##32_rm) { uint64_t b = mem_read32(cpu, EA1), a = (uint32_t)R0,                     \
-		r = (uint32_t)(a OPER b);                                                         \
-		set_flags(cpu, FLAGS_ARITH, FLAGS(a, b, r, 4)); WRITE##32(r); }
 #define LOGIC_FLAGS(a, b, r, size) flags_logic(r, size)
-#define W(r) (R0 = (r))
-#define W32(r) (R0 = (r))
-#define NOWRITE(r) ((void)(r))
-#define NOWRITE32(r) ((void)(r))
-ALU_F(add, +, flags_add, W)
-ALU_F(sub, -, flags_sub, W)
-ALU_F(and, &, LOGIC_FLAGS, W)
-ALU_F(or, |, LOGIC_FLAGS, W)
-ALU_F(xor, ^, LOGIC_FLAGS, W)
-ALU_F(cmp, -, flags_sub, NOWRITE)
-ALU_F(test, &, LOGIC_FLAGS, NOWRITE)
+#define OP_add(a, b) ((a) + (b))
+#define OP_sub(a, b) ((a) - (b))
+#define OP_and(a, b) ((a) & (b))
+#define OP_or(a, b) ((a) | (b))
+#define OP_xor(a, b) ((a) ^ (b))
+#define OP_cmp OP_sub
+#define OP_test OP_and
+#define FL_add flags_add
+#define FL_sub flags_sub
+#define FL_cmp flags_sub
+#define FL_and LOGIC_FLAGS
+#define FL_or LOGIC_FLAGS
+#define FL_xor LOGIC_FLAGS
+#define FL_test LOGIC_FLAGS
+#define WB_add 1
+#define WB_sub 1
+#define WB_and 1
+#define WB_or 1
+#define WB_xor 1
+#define WB_cmp 0
+#define WB_test 0
+
+/* Operand fetchers by form; m = memory at op[1] (xx_rm) or op[0] (xx_mr, xx_mi). */
+#define SRC_rr(sz) (R1 & size_mask(sz))
+#define SRC_ri(sz) (IMM1 & size_mask(sz))
+#define SRC_rm(sz) mem_read_sz(cpu, EA1, sz)
+
+/* dst is a register: forms rr, ri, rm; with flags (F) and without (NF) */
+#define ALU_R(op, sz, form)                                                                     \
+	FN(op##sz##_##form) {                                                                   \
+		uint64_t b = SRC_##form(sz), a = R0 & size_mask(sz);                            \
+		uint64_t r = OP_##op(a, b) & size_mask(sz);                                      \
+		set_flags(cpu, FLAGS_ARITH, FL_##op(a, b, r, sz));                              \
+		if (WB_##op)                                                                    \
+			wr_sz(cpu, in, r, sz);                                                  \
+	}                                                                                       \
+	FN(op##sz##_##form##_nf) {                                                              \
+		uint64_t b = SRC_##form(sz), a = R0;                                            \
+		if (WB_##op)                                                                    \
+			wr_sz(cpu, in, OP_##op(a, b), sz);                                      \
+	}
+/* dst is memory, source a register (mr) or an immediate (mi) */
+#define ALU_M(op, sz, form, SRC)                                                                \
+	FN(op##sz##_##form) {                                                                   \
+		uint64_t ea = EA0, b = SRC & size_mask(sz), a = mem_read_sz(cpu, ea, sz);        \
+		uint64_t r = OP_##op(a, b) & size_mask(sz);                                      \
+		if (WB_##op)                                                                    \
+			mem_write_sz(cpu, ea, r, sz);                                           \
+		set_flags(cpu, FLAGS_ARITH, FL_##op(a, b, r, sz));                              \
+	}                                                                                       \
+	FN(op##sz##_##form##_nf) {                                                              \
+		uint64_t ea = EA0, b = SRC, a = mem_read_sz(cpu, ea, sz);                        \
+		if (WB_##op)                                                                    \
+			mem_write_sz(cpu, ea, OP_##op(a, b), sz);                               \
+	}
+#define ALU_SIZE(op, sz)                                                                        \
+	ALU_R(op, sz, rr) ALU_R(op, sz, ri) ALU_R(op, sz, rm)                                   \
+	ALU_M(op, sz, mr, R1) ALU_M(op, sz, mi, IMM1)
+#define ALU_ALL(op) ALU_SIZE(op, 1) ALU_SIZE(op, 2) ALU_SIZE(op, 4) ALU_SIZE(op, 8)
+ALU_ALL(add)
+ALU_ALL(sub)
+ALU_ALL(and)
+ALU_ALL(or)
+ALU_ALL(xor)
+ALU_ALL(cmp)
+ALU_ALL(test)
+
+#define TABLE_SIZE(op, sz)                                                                      \
+	{ { NULL, op##sz##_rr, op##sz##_ri, op##sz##_rm, op##sz##_mr, op##sz##_mi },            \
+	  { NULL, op##sz##_rr_nf, op##sz##_ri_nf, op##sz##_rm_nf, op##sz##_mr_nf, op##sz##_mi_nf } }
+#define TABLE(op)                                                                               \
+	static const insn_fn op##_table[4][2][6] = { TABLE_SIZE(op, 1), TABLE_SIZE(op, 2),      \
+						     TABLE_SIZE(op, 4), TABLE_SIZE(op, 8) };
+TABLE(add)
+TABLE(sub)
+TABLE(and)
+TABLE(or)
+TABLE(xor)
+TABLE(cmp)
+TABLE(test)
+
+/* INC/DEC keep CF (SDM Vol. 2 INC, DEC); NEG sets CF = (src != 0) */
+#define INCDEC(sz)                                                                              \
+	FN(inc##sz) { uint64_t a = R0 & size_mask(sz), r = (a + 1) & size_mask(sz);             \
+		set_flags(cpu, FLAGS_ARITH & ~FLAG_CF, flags_add(a, 1, r, sz)); wr_sz(cpu, in, r, sz); } \
+	FN(dec##sz) { uint64_t a = R0 & size_mask(sz), r = (a - 1) & size_mask(sz);             \
+		set_flags(cpu, FLAGS_ARITH & ~FLAG_CF, flags_sub(a, 1, r, sz)); wr_sz(cpu, in, r, sz); } \
+	FN(inc##sz##_nf) { wr_sz(cpu, in, R0 + 1, sz); }                                        \
+	FN(dec##sz##_nf) { wr_sz(cpu, in, R0 - 1, sz); }                                        \
+	FN(neg##sz##_nf) { wr_sz(cpu, in, -R0, sz); }
+INCDEC(1)
+INCDEC(2)
+INCDEC(4)
+INCDEC(8)
+
+/* 8- and 16-bit moves */
+FN(mov16_rr) { wr_sz(cpu, in, R1, 2); }
+FN(mov8_rr) { wr_sz(cpu, in, R1, 1); }
+FN(mov16_ri) { wr_sz(cpu, in, IMM1, 2); }
+FN(mov8_ri) { wr_sz(cpu, in, IMM1, 1); }
+FN(mov16_rm) { wr_sz(cpu, in, mem_read16(cpu, EA1), 2); }
+FN(mov8_rm) { wr_sz(cpu, in, mem_read8(cpu, EA1), 1); }
+FN(mov16_mr) { mem_write16(cpu, EA0, (uint16_t)R1); }
+FN(mov8_mr) { mem_write8(cpu, EA0, (uint8_t)R1); }
+FN(mov16_mi) { mem_write16(cpu, EA0, (uint16_t)IMM1); }
+FN(mov8_mi) { mem_write8(cpu, EA0, (uint8_t)IMM1); }
+FN(movsx64_m32) { R0 = (uint64_t)(int64_t)(int32_t)mem_read32(cpu, EA1); }
+FN(movsx64_r32) { R0 = (uint64_t)(int64_t)(int32_t)R1; }
 
 /* ---- shifts and rotates by a nonzero constant, flags dead -------------------------------- */
 /* The decoder guarantees 0 < count < width, so none of these shifts is undefined in C. */
@@ -155,103 +229,82 @@ static enum form form_of(const struct insn *in, unsigned size)
 	return F_NONE;
 }
 
-/* handlers indexed [form][size == 8] */
-#define PICK(f, name)                                                                       \
-	do {                                                                                \
-		if (f == F_RR) return size == 8 ? name##64_rr : name##32_rr;                \
-		if (f == F_RI) return size == 8 ? name##64_ri : name##32_ri;                \
-		if (f == F_RM) return size == 8 ? name##64_rm : name##32_rm;                \
-		return NULL;                                                                \
-	} while (0)
-#define PICK_NF(f, name)                                                                    \
-	do {                                                                                \
-		if (f == F_RR) return size == 8 ? name##64_rr_nf : name##32_rr_nf;          \
-		if (f == F_RI) return size == 8 ? name##64_ri_nf : name##32_ri_nf;          \
-		if (f == F_RM) return size == 8 ? name##64_rm_nf : name##32_rm_nf;          \
-		return NULL;                                                                \
-	} while (0)
+static int size_index(unsigned size)
+{
+	return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
+}
 
 insn_fn fastpath_select(const struct insn *in, int flags_dead)
 {
 	unsigned size = in->opsize;
+	const insn_fn(*table)[2][6] = NULL;
 	enum form f;
 
-	if (size != 8 && size != 4)
+	if (size != 8 && size != 4 && size != 2 && size != 1)
 		return NULL;
 	switch (in->mnemonic) {
-	case ZYDIS_MNEMONIC_MOV:
-		f = form_of(in, size);
-		switch (f) {
-		case F_RR: return size == 8 ? mov64_rr : mov32_rr;
-		case F_RI: return size == 8 ? mov64_ri : mov32_ri;
-		case F_RM: return size == 8 ? mov64_rm : mov32_rm;
-		case F_MR: return size == 8 ? mov64_mr : mov32_mr;
-		case F_MI: return size == 8 ? mov64_mi : mov32_mi;
-		default: return NULL;
-		}
+	case ZYDIS_MNEMONIC_MOV: {
+		static const insn_fn movs[4][6] = {
+			{ NULL, mov8_rr, mov8_ri, mov8_rm, mov8_mr, mov8_mi },
+			{ NULL, mov16_rr, mov16_ri, mov16_rm, mov16_mr, mov16_mi },
+			{ NULL, mov32_rr, mov32_ri, mov32_rm, mov32_mr, mov32_mi },
+			{ NULL, mov64_rr, mov64_ri, mov64_rm, mov64_mr, mov64_mi },
+		};
+		return movs[size_index(size)][form_of(in, size)];
+	}
 	case ZYDIS_MNEMONIC_MOVZX:
-		if (in->nops != 2 || !plain_gpr(&in->op[0], size))
+		if ((size != 4 && size != 8) || in->nops != 2 || !plain_gpr(&in->op[0], size))
 			return NULL;
 		if (in->op[1].kind == OPK_MEM)
 			return in->op[1].size == 1 ? movzx_r_m8 : movzx_r_m16;
 		if (in->op[1].kind == OPK_GPR && !in->op[1].hi8)
 			return in->op[1].size == 1 ? movzx_r_r8 : movzx_r_r16;
 		return NULL;
+	case ZYDIS_MNEMONIC_MOVSXD:
+		if (size != 8 || in->nops != 2 || !plain_gpr(&in->op[0], 8) || in->op[1].size != 4)
+			return NULL;
+		if (in->op[1].kind == OPK_MEM)
+			return movsx64_m32;
+		return in->op[1].kind == OPK_GPR ? movsx64_r32 : NULL;
 	case ZYDIS_MNEMONIC_LEA:
 		/* LEA ignores segments; op_ea would add an FS/GS base, so leave those to datamov.c */
-		if (in->nops != 2 || !plain_gpr(&in->op[0], size) || in->op[1].kind != OPK_MEM ||
-		    in->op[1].seg)
+		if ((size != 4 && size != 8) || in->nops != 2 || !plain_gpr(&in->op[0], size) ||
+		    in->op[1].kind != OPK_MEM || in->op[1].seg)
 			return NULL;
 		return size == 8 ? lea64 : lea32;
-	case ZYDIS_MNEMONIC_ADD:
-		f = form_of(in, size);
-		if (flags_dead) PICK_NF(f, add);
-		PICK(f, add);
-	case ZYDIS_MNEMONIC_SUB:
-		f = form_of(in, size);
-		if (flags_dead) PICK_NF(f, sub);
-		PICK(f, sub);
-	case ZYDIS_MNEMONIC_AND:
-		f = form_of(in, size);
-		if (flags_dead) PICK_NF(f, and);
-		PICK(f, and);
-	case ZYDIS_MNEMONIC_OR:
-		f = form_of(in, size);
-		if (flags_dead) PICK_NF(f, or);
-		PICK(f, or);
-	case ZYDIS_MNEMONIC_XOR:
-		f = form_of(in, size);
-		if (flags_dead) PICK_NF(f, xor);
-		PICK(f, xor);
+	case ZYDIS_MNEMONIC_ADD: table = add_table; break;
+	case ZYDIS_MNEMONIC_SUB: table = sub_table; break;
+	case ZYDIS_MNEMONIC_AND: table = and_table; break;
+	case ZYDIS_MNEMONIC_OR: table = or_table; break;
+	case ZYDIS_MNEMONIC_XOR: table = xor_table; break;
 	case ZYDIS_MNEMONIC_CMP:
-		f = form_of(in, size);
-		if (flags_dead && (f == F_RR || f == F_RI))
-			return nop;
-		PICK(f, cmp);
 	case ZYDIS_MNEMONIC_TEST:
 		f = form_of(in, size);
 		if (flags_dead && (f == F_RR || f == F_RI))
-			return nop;
-		PICK(f, test);
+			return nop; /* no effect but flags, and nothing reads them */
+		table = in->mnemonic == ZYDIS_MNEMONIC_CMP ? cmp_table : test_table;
+		break;
 	case ZYDIS_MNEMONIC_INC:
 	case ZYDIS_MNEMONIC_DEC:
-	case ZYDIS_MNEMONIC_NEG:
-		if (!flags_dead || in->nops != 1 || !plain_gpr(&in->op[0], size) ||
-		    (in->flags & INSN_LOCK))
+	case ZYDIS_MNEMONIC_NEG: {
+		static const insn_fn incdec[3][2][4] = {
+			{ { inc1, inc2, inc4, inc8 }, { inc1_nf, inc2_nf, inc4_nf, inc8_nf } },
+			{ { dec1, dec2, dec4, dec8 }, { dec1_nf, dec2_nf, dec4_nf, dec8_nf } },
+			{ { NULL, NULL, NULL, NULL }, { neg1_nf, neg2_nf, neg4_nf, neg8_nf } },
+		};
+		int which = in->mnemonic == ZYDIS_MNEMONIC_INC ? 0 : in->mnemonic == ZYDIS_MNEMONIC_DEC ? 1 : 2;
+		if (in->nops != 1 || !plain_gpr(&in->op[0], size) || (in->flags & INSN_LOCK))
 			return NULL;
-		if (in->mnemonic == ZYDIS_MNEMONIC_INC)
-			return size == 8 ? inc64_nf : inc32_nf;
-		if (in->mnemonic == ZYDIS_MNEMONIC_DEC)
-			return size == 8 ? dec64_nf : dec32_nf;
-		return size == 8 ? neg64_nf : neg32_nf;
+		return incdec[which][!!flags_dead][size_index(size)];
+	}
 	case ZYDIS_MNEMONIC_SHL:
 	case ZYDIS_MNEMONIC_SHR:
 	case ZYDIS_MNEMONIC_SAR:
 	case ZYDIS_MNEMONIC_ROL:
 	case ZYDIS_MNEMONIC_ROR: {
 		uint64_t cnt;
-		if (!flags_dead || in->nops != 2 || !plain_gpr(&in->op[0], size) ||
-		    in->op[1].kind != OPK_IMM)
+		if (!flags_dead || (size != 4 && size != 8) || in->nops != 2 ||
+		    !plain_gpr(&in->op[0], size) || in->op[1].kind != OPK_IMM)
 			return NULL;
 		cnt = (uint64_t)in->op[1].disp & (size == 8 ? 63 : 31);
 		if (cnt == 0 || cnt != (uint64_t)in->op[1].disp)
@@ -267,4 +320,8 @@ insn_fn fastpath_select(const struct insn *in, int flags_dead)
 	default:
 		return NULL;
 	}
+	f = form_of(in, size);
+	if (f == F_NONE)
+		return NULL;
+	return table[size_index(size)][!!flags_dead][f];
 }
