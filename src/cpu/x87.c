@@ -10,6 +10,11 @@
  * instruction (escape byte + ModRM, memory operands redirected to a bounce buffer at [rdx]) is
  * executed from a table of tiny stubs, and the state is stored back with FXSAVE64. The host
  * x87 is then emptied again (see ov_x87_host_exec), so host code never sees guest values.
+ * That costs ~100 ns per instruction, so the common cases have fast paths: data movement that
+ * cannot raise an exception (FLD/FILD/FST/FSTP/FXCH/FLD1/FLDZ/FCHS/FABS) is done in C, and the
+ * basic arithmetic (FADD..FDIVR, all forms) runs on the host FPU as it stands, operands pushed
+ * and popped, when the guest FCW equals the host's and no stack fault is possible (~10 ns).
+ * Everything else, and every case a fast path is unsure of, takes the full state switch.
  *
  * Pending exceptions: the image given to the host has the exception flags, ES and B cleared,
  * so the host never takes #MF (SIGFPE); the guest's sticky flags are merged back afterwards
