@@ -10,7 +10,7 @@
  * SSSE3 instructions exist in an MMX form (64-bit, MMn = mantissa of x87 R_n) and an XMM form;
  * one handler serves both, selected by the destination operand kind.
  */
-#include "cpu.h"
+#include "simd.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Operand helpers */
@@ -71,25 +71,10 @@ static inline uint64_t mmx_src(struct vcpu *cpu, const struct insn *in, int i)
 {
 	const struct operand *o = &in->op[i];
 	if (o->kind == OPK_MMX)
-		return cpu->fpu.st[o->reg].m.mant;
+		return mmx_get(cpu, o->reg);
 	if (o->kind == OPK_MEM)
 		return mem_read64(cpu, op_ea(cpu, in, o));
 	cpu_ud(cpu);
-}
-
-/* Every MMX instruction (but EMMS) sets TOP=0 and tags all registers valid (SDM Vol. 1 9.5.1). */
-static inline void mmx_enter(struct vcpu *cpu)
-{
-	cpu->fpu.top = 0;
-	cpu->fpu.ftw = 0xff;
-}
-
-/* Writing MMn sets the exponent/sign field of R_n to all ones (SDM Vol. 1 9.5.1). */
-static inline void mmx_set(struct vcpu *cpu, unsigned reg, uint64_t v)
-{
-	cpu->fpu.st[reg].m.mant = v;
-	cpu->fpu.st[reg].m.sexp = 0xffff;
-	mmx_enter(cpu);
 }
 
 static inline int16_t sat16(int32_t v)
@@ -106,33 +91,6 @@ static inline uint16_t satu16(int32_t v)
 /* Host SSE execution for floating-point forms */
 
 typedef float v4sf __attribute__((vector_size(16)));
-
-#define MXCSR_FLAGS 0x3fu
-#define MXCSR_MASKS 0x1f80u
-
-/* The MXCSR the host runs with: guest controls, all exceptions masked, flags clear. */
-static inline uint32_t host_mxcsr(const struct vcpu *cpu)
-{
-	return (cpu->mxcsr | MXCSR_MASKS) & ~MXCSR_FLAGS;
-}
-
-/*
- * Merge the exception flags @f raised by a host-executed instruction into the guest MXCSR.
- * If one of them is unmasked in the guest, deliver #XM (SDM Vol. 1 11.5.1): when an unmasked
- * pre-computation exception (IE, DE, ZE) occurred only those are reported, otherwise all.
- * Must be called before the destination is written.
- */
-static inline void fp_flags(struct vcpu *cpu, uint32_t f)
-{
-	uint32_t unmasked = f & ~(cpu->mxcsr >> 7) & MXCSR_FLAGS;
-	if (unlikely(unmasked)) {
-		if (unmasked & 0x7)
-			f &= 0x7;
-		cpu->mxcsr |= f;
-		cpu_raise(cpu, EXC_XM, 0, 0);
-	}
-	cpu->mxcsr |= f;
-}
 
 /* a = a OP b on the host with MXCSR @mx; returns the raised exception flags. */
 #define HOST_SSE_OP(name, mnem)                                                                \
@@ -163,10 +121,185 @@ HOST_SSE_OP(host_roundss_4, "roundss $4,")
 HOST_SSE_OP(host_roundss_c, "roundss $12,")
 HOST_SSE_OP(host_roundsd_4, "roundsd $4,")
 HOST_SSE_OP(host_roundsd_c, "roundsd $12,")
+/* scalar steps, for replaying an instruction lane by lane when an exception is unmasked */
+HOST_SSE_OP(host_addss, "addss")
+HOST_SSE_OP(host_subss, "subss")
+HOST_SSE_OP(host_mulss, "mulss")
+HOST_SSE_OP(host_addsd, "addsd")
+HOST_SSE_OP(host_subsd, "subsd")
+HOST_SSE_OP(host_mulsd, "mulsd")
 
 typedef uint32_t (*host_op_fn)(v4sf *a, v4sf b, uint32_t mx);
 
-static inline void fp_binop(struct vcpu *cpu, const struct insn *in, host_op_fn fn)
+static inline int fp_unmasked(const struct vcpu *cpu)
+{
+	return (cpu->mxcsr & MXCSR_MASKS) != MXCSR_MASKS;
+}
+
+/*
+ * #XM decision for flags @f of one step (@acc: flags of earlier steps of the same instruction),
+ * SDM Vol. 1 11.5.1: an unmasked pre-computation exception (IE, DE, ZE) reports only the
+ * pre-computation flags; else an unmasked exception reports all. Returns acc | f if no #XM.
+ */
+static uint32_t fp_decide(struct vcpu *cpu, uint32_t acc, uint32_t f)
+{
+	uint32_t unmasked = ~(cpu->mxcsr >> 7) & MXCSR_FLAGS;
+	if (f & unmasked & (MXCSR_IE | MXCSR_DE | MXCSR_ZE)) {
+		cpu->mxcsr |= acc | (f & (MXCSR_IE | MXCSR_DE | MXCSR_ZE));
+		cpu_raise(cpu, EXC_XM, 0, 0);
+	}
+	if (f & unmasked) {
+		cpu->mxcsr |= acc | f;
+		cpu_raise(cpu, EXC_XM, 0, 0);
+	}
+	return acc | f;
+}
+
+/*
+ * Lane-by-lane replay for unmasked overflow/underflow. The masked host run cannot show two
+ * things the hardware does when OE/UE is unmasked (measured; SDM Vol. 1 11.5.2.4/11.5.2.5):
+ * an unmasked underflow is signalled for every tiny result, exact or not, and for a lane that
+ * overflows or underflows PE reflects the rounding of the result with an unbounded exponent
+ * (as x87's scaled result), not of the denormalised/infinite one.
+ */
+enum { LOP_ADD, LOP_SUB, LOP_MUL };
+struct lane_op {
+	uint8_t op;
+	uint64_t a, b; /* float or double bit patterns */
+};
+
+/* |v| = m * 2^e (m = 0 for zeros, and for denormals under DAZ); returns the sign. */
+static int fp_decomp(uint64_t v, int dbl, int daz, uint64_t *m, int *e)
+{
+	unsigned mbits = dbl ? 52 : 23, ebits = dbl ? 11 : 8;
+	int bias = dbl ? 1023 : 127;
+	uint64_t frac = v & ((1ULL << mbits) - 1);
+	unsigned exp = (unsigned)(v >> mbits) & ((1u << ebits) - 1);
+	if (exp == 0) {
+		*m = daz ? 0 : frac;
+		*e = 1 - bias - (int)mbits;
+	} else {
+		*m = frac | (1ULL << mbits);
+		*e = (int)exp - bias - (int)mbits;
+	}
+	return (int)(v >> (mbits + ebits)) & 1;
+}
+
+static unsigned bitlen128(unsigned __int128 v)
+{
+	uint64_t hi = (uint64_t)(v >> 64);
+	if (hi)
+		return 128 - (unsigned)__builtin_clzll(hi);
+	return v ? 64 - (unsigned)__builtin_clzll((uint64_t)v) : 0;
+}
+
+/* Is the exact result of @l representable with the format's precision and any exponent? */
+static int fp_exact_unbounded(const struct lane_op *l, int dbl, int daz)
+{
+	unsigned prec = dbl ? 53 : 24;
+	uint64_t ma, mb;
+	int ea, eb, sa = fp_decomp(l->a, dbl, daz, &ma, &ea), sb = fp_decomp(l->b, dbl, daz, &mb, &eb);
+	unsigned __int128 r;
+	if (l->op == LOP_MUL) {
+		r = (unsigned __int128)ma * mb;
+	} else {
+		__int128 x, y;
+		if (l->op == LOP_SUB)
+			sb ^= 1;
+		if (!ma || !mb)
+			return 1;
+		if (ea < eb) {
+			uint64_t tm = ma; int te = ea, ts = sa;
+			ma = mb; ea = eb; sa = sb;
+			mb = tm; eb = te; sb = ts;
+		}
+		if (ea - eb > 64)
+			return 0; /* the bits of both operands are too far apart */
+		x = (__int128)((unsigned __int128)ma << (ea - eb));
+		y = (__int128)mb;
+		x = sa ? -x : x;
+		y = sb ? -y : y;
+		x += y;
+		r = (unsigned __int128)(x < 0 ? -x : x);
+	}
+	if (!r)
+		return 1;
+	while (!(r & 1))
+		r >>= 1;
+	return bitlen128(r) <= prec;
+}
+
+/* Replay @n lane ops; raise #XM as the hardware would or return acc | flags. */
+static uint32_t fp_lanes(struct vcpu *cpu, uint32_t acc, const struct lane_op *l, unsigned n,
+			 int dbl, uint64_t *res)
+{
+	static const host_op_fn ops[2][3] = {
+		{ host_addss, host_subss, host_mulss },
+		{ host_addsd, host_subsd, host_mulsd },
+	};
+	uint32_t mx = simd_mxcsr_run(cpu), unmasked = ~(cpu->mxcsr >> 7) & MXCSR_FLAGS, f = 0;
+	int daz = !!(cpu->mxcsr & MXCSR_DAZ);
+	for (unsigned i = 0; i < n; i++) {
+		union xmm_reg x, y;
+		v4sf a, b;
+		uint32_t fi;
+		int tiny;
+		memset(&x, 0, sizeof(x));
+		memset(&y, 0, sizeof(y));
+		x.q[0] = l[i].a;
+		y.q[0] = l[i].b;
+		memcpy(&a, &x, 16);
+		memcpy(&b, &y, 16);
+		fi = ops[dbl][l[i].op](&a, b, mx);
+		memcpy(&x, &a, 16);
+		if (!dbl)
+			x.q[0] &= 0xffffffffu;
+		tiny = (fi & MXCSR_UE) ||
+		       (dbl ? !(x.q[0] & 0x7ff0000000000000ULL) && (x.q[0] & 0x000fffffffffffffULL)
+			    : !(x.q[0] & 0x7f800000u) && (x.q[0] & 0x007fffffu));
+		if (((unmasked & MXCSR_UE) && tiny) || ((unmasked & MXCSR_OE) && (fi & MXCSR_OE))) {
+			if (tiny)
+				fi |= MXCSR_UE;
+			fi &= ~MXCSR_PE;
+			if (!fp_exact_unbounded(&l[i], dbl, daz))
+				fi |= MXCSR_PE;
+		}
+		f |= fi;
+		if (res)
+			res[i] = x.q[0];
+	}
+	return fp_decide(cpu, acc, f);
+}
+
+static inline uint64_t lane(const union xmm_reg *x, unsigned i, int dbl)
+{
+	return dbl ? x->q[i] : x->d[i];
+}
+
+/* ADDSUB/HADD/HSUB as lane ops, for fp_lanes */
+enum { K_ADDSUB, K_HADD, K_HSUB };
+static unsigned fp_binop_lanes(int kind, int dbl, const union xmm_reg *d, const union xmm_reg *s,
+			       struct lane_op *l)
+{
+	unsigned n = dbl ? 2 : 4;
+	for (unsigned i = 0; i < n; i++) {
+		if (kind == K_ADDSUB) {
+			l[i].op = (i & 1) ? LOP_ADD : LOP_SUB;
+			l[i].a = lane(d, i, dbl);
+			l[i].b = lane(s, i, dbl);
+		} else {
+			const union xmm_reg *x = i < n / 2 ? d : s;
+			unsigned j = 2 * (i % (n / 2));
+			l[i].op = kind == K_HADD ? LOP_ADD : LOP_SUB;
+			l[i].a = lane(x, j, dbl);
+			l[i].b = lane(x, j + 1, dbl);
+		}
+	}
+	return n;
+}
+
+static inline void fp_binop(struct vcpu *cpu, const struct insn *in, host_op_fn fn, int kind,
+			    int dbl)
 {
 	union xmm_reg tmp;
 	const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);
@@ -175,28 +308,33 @@ static inline void fp_binop(struct vcpu *cpu, const struct insn *in, host_op_fn 
 	uint32_t f;
 	memcpy(&a, d, 16);
 	memcpy(&b, s, 16);
-	f = fn(&a, b, host_mxcsr(cpu));
-	fp_flags(cpu, f);
+	f = fn(&a, b, simd_mxcsr_run(cpu));
+	if (unlikely(fp_unmasked(cpu))) {
+		struct lane_op l[4];
+		fp_lanes(cpu, 0, l, fp_binop_lanes(kind, dbl, d, s, l), dbl, NULL);
+	}
+	cpu->mxcsr |= f;
 	memcpy(d, &a, 16);
 }
 
-#define FP_HANDLER(name)                                                                       \
+#define FP_HANDLER(name, kind, dbl)                                                            \
 	static void op_##name(struct vcpu *cpu, const struct insn *in)                         \
 	{                                                                                      \
-		fp_binop(cpu, in, host_##name);                                                \
+		fp_binop(cpu, in, host_##name, kind, dbl);                                     \
 	}
 
-FP_HANDLER(addsubps)
-FP_HANDLER(addsubpd)
-FP_HANDLER(haddps)
-FP_HANDLER(haddpd)
-FP_HANDLER(hsubps)
-FP_HANDLER(hsubpd)
+FP_HANDLER(addsubps, K_ADDSUB, 0)
+FP_HANDLER(addsubpd, K_ADDSUB, 1)
+FP_HANDLER(haddps, K_HADD, 0)
+FP_HANDLER(haddpd, K_HADD, 1)
+FP_HANDLER(hsubps, K_HSUB, 0)
+FP_HANDLER(hsubpd, K_HSUB, 1)
 
 /*
  * ROUNDPS/PD/SS/SD (SDM Vol. 2 ROUNDPS): imm[2] selects MXCSR.RC, else imm[1:0] is the rounding
  * mode; imm[3] suppresses the precision exception. We put the requested mode into the host
- * MXCSR's RC field and run the host instruction in "use MXCSR.RC" mode.
+ * MXCSR's RC field and run the host instruction in "use MXCSR.RC" mode. Rounding to an integer
+ * can neither overflow nor underflow, so fp_decide covers unmasked exceptions.
  */
 static void round_common(struct vcpu *cpu, const struct insn *in, host_op_fn rc, host_op_fn rc_noprec,
 			 unsigned scalar_bytes)
@@ -205,14 +343,16 @@ static void round_common(struct vcpu *cpu, const struct insn *in, host_op_fn rc,
 	const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);
 	union xmm_reg *d = xdst(cpu, in);
 	uint8_t imm = imm8(in, 2);
-	uint32_t mx = host_mxcsr(cpu), f;
+	uint32_t mx = simd_mxcsr_run(cpu), f;
 	v4sf a, b;
 	if (!(imm & 4))
-		mx = (mx & ~0x6000u) | ((uint32_t)(imm & 3) << 13);
+		mx = (mx & ~MXCSR_RC) | ((uint32_t)(imm & 3) << 13);
 	memcpy(&a, d, 16);
 	memcpy(&b, s, 16);
 	f = (imm & 8) ? rc_noprec(&a, b, mx) : rc(&a, b, mx);
-	fp_flags(cpu, f);
+	if (unlikely(fp_unmasked(cpu)))
+		fp_decide(cpu, 0, f);
+	cpu->mxcsr |= f;
 	memcpy(&r, &a, 16);
 	if (scalar_bytes)
 		memcpy(d, &r, scalar_bytes); /* upper part of the destination is kept */
@@ -280,32 +420,64 @@ static uint32_t host_dppd(v4sf *a, v4sf b, uint32_t mx, uint8_t imm)
 	return out & MXCSR_FLAGS;
 }
 
-static void op_dpps(struct vcpu *cpu, const struct insn *in)
+/*
+ * With an exception unmasked, DPPS/DPPD stop at the step that raises it (measured; SDM Vol. 2
+ * DPPS pseudo-code: products, pairwise sums, final sum, each rounded), so replay the steps to
+ * find the flags the hardware reports with #XM. Unselected products are +0.0 and raise nothing.
+ */
+static void dp_unmasked(struct vcpu *cpu, const union xmm_reg *d, const union xmm_reg *s,
+			uint8_t imm, int dbl)
+{
+	struct lane_op l[4];
+	uint64_t t[4], u[2];
+	unsigned n = dbl ? 2 : 4;
+	uint32_t acc;
+	for (unsigned i = 0; i < n; i++) {
+		int sel = (imm >> (4 + i)) & 1;
+		l[i].op = LOP_MUL;
+		l[i].a = sel ? lane(d, i, dbl) : 0;
+		l[i].b = sel ? lane(s, i, dbl) : 0;
+	}
+	acc = fp_lanes(cpu, 0, l, n, dbl, t);
+	if (!dbl) {
+		l[0] = (struct lane_op){ LOP_ADD, t[0], t[1] };
+		l[1] = (struct lane_op){ LOP_ADD, t[2], t[3] };
+		acc = fp_lanes(cpu, acc, l, 2, 0, u);
+		l[0] = (struct lane_op){ LOP_ADD, u[0], u[1] };
+	} else {
+		l[0] = (struct lane_op){ LOP_ADD, t[0], t[1] };
+	}
+	fp_lanes(cpu, acc, l, 1, dbl, NULL);
+}
+
+static void dp_common(struct vcpu *cpu, const struct insn *in, int dbl)
 {
 	union xmm_reg tmp;
 	const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);
 	union xmm_reg *d = xdst(cpu, in);
+	uint8_t imm = imm8(in, 2);
 	v4sf a, b;
 	uint32_t f;
 	memcpy(&a, d, 16);
 	memcpy(&b, s, 16);
-	f = host_dpps(&a, b, host_mxcsr(cpu), imm8(in, 2));
-	fp_flags(cpu, f);
+	if (dbl)
+		f = host_dppd(&a, b, simd_mxcsr_run(cpu), imm);
+	else
+		f = host_dpps(&a, b, simd_mxcsr_run(cpu), imm);
+	if (unlikely(fp_unmasked(cpu)))
+		dp_unmasked(cpu, d, s, imm, dbl);
+	cpu->mxcsr |= f;
 	memcpy(d, &a, 16);
+}
+
+static void op_dpps(struct vcpu *cpu, const struct insn *in)
+{
+	dp_common(cpu, in, 0);
 }
 
 static void op_dppd(struct vcpu *cpu, const struct insn *in)
 {
-	union xmm_reg tmp;
-	const union xmm_reg *s = xsrc(cpu, in, 1, &tmp);
-	union xmm_reg *d = xdst(cpu, in);
-	v4sf a, b;
-	uint32_t f;
-	memcpy(&a, d, 16);
-	memcpy(&b, s, 16);
-	f = host_dppd(&a, b, host_mxcsr(cpu), imm8(in, 2));
-	fp_flags(cpu, f);
-	memcpy(d, &a, 16);
+	dp_common(cpu, in, 1);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -447,9 +619,10 @@ static inline void k_palignr(union xmm_reg *r, const union xmm_reg *d, const uni
 		if (in->op[0].kind == OPK_MMX) {                                               \
 			union xmm_reg a, b;                                                    \
 			b.q[0] = mmx_src(cpu, in, 1);                                          \
-			a.q[0] = cpu->fpu.st[in->op[0].reg].m.mant;                            \
+			a.q[0] = mmx_get(cpu, in->op[0].reg);                                  \
 			b.q[1] = a.q[1] = 0;                                                   \
 			k_##name(&r, &a, &b, 8, imm);                                          \
+			mmx_enter(cpu);                                                        \
 			mmx_set(cpu, in->op[0].reg, r.q[0]);                                   \
 		} else {                                                                       \
 			union xmm_reg tmp;                                                     \
@@ -624,11 +797,11 @@ static void op_pextrw(struct vcpu *cpu, const struct insn *in)
 	const struct operand *s = &in->op[1];
 	uint8_t imm = imm8(in, 2);
 	if (s->kind == OPK_MMX) {
-		uint64_t v = cpu->fpu.st[s->reg].m.mant;
+		uint64_t v = mmx_get(cpu, s->reg);
 		if (in->op[0].kind != OPK_GPR)
 			cpu_ud(cpu);
-		cpu->gpr[in->op[0].reg] = (uint16_t)(v >> ((imm & 3) * 16));
 		mmx_enter(cpu);
+		cpu->gpr[in->op[0].reg] = (uint16_t)(v >> ((imm & 3) * 16));
 		return;
 	}
 	if (s->kind != OPK_XMM)
