@@ -7,6 +7,7 @@
 #ifndef OMNIVISOR_CPU_INTERNAL_H
 #define OMNIVISOR_CPU_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -282,7 +283,7 @@ static inline const union xmm_reg *op_xmm_src(struct vcpu *cpu, const struct ins
 /* ---------------------------------------------------------------------------------------- */
 /* Flags (Intel SDM Vol. 1 3.4.3.1, Appendix B). All helpers take operand size in bytes. */
 
-static inline uint64_t flags_szp(uint64_t res, unsigned size)
+static inline __attribute__((always_inline)) uint64_t flags_szp(uint64_t res, unsigned size)
 {
 	uint64_t f = 0;
 	res &= size_mask(size);
@@ -301,7 +302,7 @@ static inline void set_flags(struct vcpu *cpu, uint64_t mask, uint64_t f)
 }
 
 /* res = a + b + carry_in */
-static inline uint64_t flags_add(uint64_t a, uint64_t b, uint64_t res, unsigned size)
+static inline __attribute__((always_inline)) uint64_t flags_add(uint64_t a, uint64_t b, uint64_t res, unsigned size)
 {
 	uint64_t m = size_mask(size), sb = sign_bit(size);
 	uint64_t f = flags_szp(res, size);
@@ -313,7 +314,7 @@ static inline uint64_t flags_add(uint64_t a, uint64_t b, uint64_t res, unsigned 
 }
 
 /* res = a - b - borrow_in */
-static inline uint64_t flags_sub(uint64_t a, uint64_t b, uint64_t res, unsigned size)
+static inline __attribute__((always_inline)) uint64_t flags_sub(uint64_t a, uint64_t b, uint64_t res, unsigned size)
 {
 	uint64_t m = size_mask(size), sb = sign_bit(size);
 	uint64_t f = flags_szp(res, size);
@@ -325,7 +326,7 @@ static inline uint64_t flags_sub(uint64_t a, uint64_t b, uint64_t res, unsigned 
 }
 
 /* AND/OR/XOR/TEST: CF=OF=0, AF undefined (we clear it, as current Intel/AMD cores do) */
-static inline uint64_t flags_logic(uint64_t res, unsigned size)
+static inline __attribute__((always_inline)) uint64_t flags_logic(uint64_t res, unsigned size)
 {
 	return flags_szp(res, size);
 }
@@ -361,6 +362,11 @@ static inline uint64_t cpu_pop(struct vcpu *cpu, unsigned size)
 	cpu->gpr[R_RSP] += size;
 	return v;
 }
+
+/* FXSAVE/FXRSTOR images of the x87/SSE state (x87.c; SDM Vol. 2 FXSAVE table 3-53/3-56 layout),
+ * also used for signal frames. cpu_fxrstor_image returns -1 on reserved MXCSR bits. */
+void cpu_fxsave_image(const struct vcpu *cpu, void *area, bool rex_w);
+int cpu_fxrstor_image(struct vcpu *cpu, const void *area, bool rex_w);
 
 /* CPUID as implemented: leaf/subleaf -> eax..edx (cpuid.c). */
 void cpu_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
