@@ -80,6 +80,32 @@ void *guest_ptr(struct user_thread *t, uint64_t gva, uint64_t len, int prot)
 	return base + gva;
 }
 
+/*
+ * For calls where the kernel writes at most @len bytes into a buffer (read, recv, ...): the
+ * mapped writable prefix of [gva, gva+len), so a generous length over a smaller buffer works
+ * as natively (the kernel only faults on bytes it actually copies). Sets *@len to the prefix.
+ */
+static void *guest_out_buf(struct user_thread *t, uint64_t gva, uint64_t *len)
+{
+	struct guest_mem *mem = t->proc->mem;
+	uint64_t at, end;
+
+	if (!*len || mem_check_range(mem, gva, *len, GPROT_WRITE))
+		return guest_ptr(t, gva, *len, GPROT_WRITE);
+	if (gva >= mem_limit(mem))
+		return NULL;
+	end = mem_limit(mem) - gva < *len ? mem_limit(mem) : gva + *len;
+	for (at = gva; at < end; at = (at & GUEST_PAGE_MASK) + GUEST_PAGE_SIZE)
+		if (!mem_check_range(mem, at, 1, GPROT_WRITE))
+			break;
+	if (at > end)
+		at = end;
+	if (at == gva)
+		return NULL;
+	*len = at - gva;
+	return guest_ptr(t, gva, *len, GPROT_WRITE);
+}
+
 const char *guest_str(struct user_thread *t, uint64_t gva, size_t max)
 {
 	struct guest_mem *mem = t->proc->mem;
@@ -165,6 +191,56 @@ static long msg_translate(struct user_thread *t, uint64_t gmsg, struct msghdr *h
 	h->msg_iovlen = g->msg_iovlen;
 	h->msg_flags = g->msg_flags;
 	return 0;
+}
+
+/* sendmmsg/recvmmsg: an array of { struct msghdr; unsigned msg_len; }. */
+static long do_mmsg(struct user_thread *t, uint64_t nr, long fd, uint64_t gvec, unsigned vlen,
+		    long flags, uint64_t timeout)
+{
+	int prot = nr == SYS_recvmmsg ? GPROT_WRITE : 0;
+	struct mmsghdr *h, *g;
+	struct iovec *iov;
+	void *ts = NULL;
+	long r = 0;
+
+	if (vlen > 1024)
+		vlen = 1024; /* UIO_MAXIOV, as the kernel clamps */
+	if (!vlen)
+		return 0;
+	g = guest_ptr(t, gvec, (uint64_t)vlen * sizeof(*g), GPROT_READ | prot);
+	if (!g)
+		return -EFAULT;
+	if (nr == SYS_recvmmsg && timeout && !(ts = guest_ptr(t, timeout, 16, GPROT_READ | GPROT_WRITE)))
+		return -EFAULT;
+	h = calloc(vlen, sizeof(*h));
+	iov = calloc((size_t)vlen * 64, sizeof(*iov));
+	if (!h || !iov) {
+		free(h);
+		free(iov);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < vlen && r == 0; i++) {
+		struct msghdr *gm;
+		if (g[i].msg_hdr.msg_iovlen > 64)
+			r = -EMSGSIZE;
+		else
+			r = msg_translate(t, gvec + i * sizeof(*g), &h[i].msg_hdr, iov + i * 64, prot,
+					  &gm);
+	}
+	if (r == 0) {
+		r = host_syscall6((long)nr, fd, (long)h, vlen, flags, (long)ts, 0);
+		for (long i = 0; i < r; i++) {
+			g[i].msg_len = h[i].msg_len;
+			if (prot) {
+				g[i].msg_hdr.msg_namelen = h[i].msg_hdr.msg_namelen;
+				g[i].msg_hdr.msg_controllen = h[i].msg_hdr.msg_controllen;
+				g[i].msg_hdr.msg_flags = h[i].msg_hdr.msg_flags;
+			}
+		}
+	}
+	free(h);
+	free(iov);
+	return r;
 }
 
 /* Signals the host kernel must never see blocked (the runner's own fault handling). */
@@ -488,6 +564,15 @@ static void tmp_mask(struct user_thread *t, uint64_t m)
 		p_;                                                       \
 	})
 #define OPT(a, len, prot) ((a) ? PTR(a, len, prot) : NULL)
+#define OUTBUF(a, lenvar)                                               \
+	({                                                              \
+		void *o_ = guest_out_buf(t, (uint64_t)(a), &(lenvar));  \
+		if (!o_) {                                              \
+			ret = -EFAULT;                                  \
+			goto out;                                       \
+		}                                                       \
+		o_;                                                     \
+	})
 #define STR(a)                                                      \
 	({                                                          \
 		const char *s_ = guest_str(t, (uint64_t)(a), PATH_MAX); \
@@ -524,15 +609,21 @@ void syscall_handle(struct user_thread *t)
 
 	switch (nr) {
 	/* ---- file I/O ---- */
-	case SYS_read:
-		ret = H(nr, L(a[0]), L(PTR(a[1], a[2], W)), L(a[2]), 0, 0, 0);
+	case SYS_read: {
+		uint64_t len = a[2];
+		void *b = OUTBUF(a[1], len);
+		ret = H(nr, L(a[0]), L(b), L(len), 0, 0, 0);
 		break;
+	}
 	case SYS_write:
 		ret = H(nr, L(a[0]), L(PTR(a[1], a[2], R)), L(a[2]), 0, 0, 0);
 		break;
-	case SYS_pread64:
-		ret = H(nr, L(a[0]), L(PTR(a[1], a[2], W)), L(a[2]), L(a[3]), 0, 0);
+	case SYS_pread64: {
+		uint64_t len = a[2];
+		void *b = OUTBUF(a[1], len);
+		ret = H(nr, L(a[0]), L(b), L(len), L(a[3]), 0, 0);
 		break;
+	}
 	case SYS_pwrite64:
 		ret = H(nr, L(a[0]), L(PTR(a[1], a[2], R)), L(a[2]), L(a[3]), 0, 0);
 		break;
@@ -564,9 +655,12 @@ void syscall_handle(struct user_thread *t)
 	case SYS_sync_file_range:
 		ret = H(nr, L(a[0]), L(a[1]), L(a[2]), L(a[3]), 0, 0);
 		break;
-	case SYS_getdents: case SYS_getdents64:
-		ret = H(nr, L(a[0]), L(PTR(a[1], a[2], W)), L(a[2]), 0, 0, 0);
+	case SYS_getdents: case SYS_getdents64: {
+		uint64_t len = a[2];
+		void *b = OUTBUF(a[1], len);
+		ret = H(nr, L(a[0]), L(b), L(len), 0, 0, 0);
 		break;
+	}
 	case SYS_fcntl:
 		ret = do_fcntl(t, (long)a[0], (long)a[1], a[2]);
 		break;
@@ -686,10 +780,18 @@ void syscall_handle(struct user_thread *t)
 
 	/* ---- polling ---- */
 	case SYS_poll:
+		if (a[1] > 1 << 20) {
+			ret = -EINVAL;
+			break;
+		}
 		ret = H(nr, L(PTR(a[0], a[1] * sizeof(struct pollfd), R | W)), L(a[1]), L(a[2]), 0,
 			0, 0);
 		break;
 	case SYS_ppoll: {
+		if (a[1] > 1 << 20) {
+			ret = -EINVAL;
+			break;
+		}
 		uint64_t *gm = OPT(a[3], 8, R), m = 0;
 		void *fds = PTR(a[0], a[1] * sizeof(struct pollfd), R | W);
 		void *ts = OPT(a[2], 16, R | W);
@@ -1073,7 +1175,9 @@ void syscall_handle(struct user_thread *t)
 	case SYS_recvfrom: {
 		uint32_t *lenp = OPT(a[5], 4, R | W);
 		void *addr = lenp ? OPT(a[4], *lenp, W) : NULL;
-		ret = H(nr, L(a[0]), L(PTR(a[1], a[2], W)), L(a[2]), L(a[3]), L(addr), L(lenp));
+		uint64_t len = a[2];
+		void *b = OUTBUF(a[1], len);
+		ret = H(nr, L(a[0]), L(b), L(len), L(a[3]), L(addr), L(lenp));
 		break;
 	}
 	case SYS_setsockopt:
@@ -1084,6 +1188,9 @@ void syscall_handle(struct user_thread *t)
 		ret = H(nr, L(a[0]), L(a[1]), L(a[2]), L(PTR(a[3], *lenp, W)), L(lenp), 0);
 		break;
 	}
+	case SYS_sendmmsg: case SYS_recvmmsg:
+		ret = do_mmsg(t, nr, (long)a[0], a[1], (unsigned)a[2], (long)a[3], a[4]);
+		break;
 	case SYS_sendmsg: case SYS_recvmsg: {
 		struct msghdr h, *g;
 		int prot = nr == SYS_recvmsg ? W : 0;
