@@ -596,18 +596,18 @@ K_ABS(pabsb, b, 1)
 K_ABS(pabsw, w, 2)
 K_ABS(pabsd, d, 4)
 
-/* PALIGNR: (dest:src) >> (imm * 8), low n bytes. */
+/* PALIGNR: (dest:src) >> (imm * 8), low n bytes; shifts of 2n bytes or more give 0. */
 static inline void k_palignr(union xmm_reg *r, const union xmm_reg *d, const union xmm_reg *s,
 			     unsigned n, unsigned imm)
 {
-	uint8_t cat[64];
-	memset(cat, 0, sizeof(cat));
-	memcpy(cat, s->b, n);
-	memcpy(cat + n, d->b, n);
+	uint8_t cat[48];
 	if (imm >= 2 * n) {
 		memset(r->b, 0, n);
 		return;
 	}
+	memcpy(cat, s->b, n);
+	memcpy(cat + n, d->b, n);
+	memset(cat + 2 * n, 0, 16);
 	memcpy(r->b, cat + imm, n);
 }
 
@@ -789,24 +789,6 @@ static void op_pextrq(struct vcpu *cpu, const struct insn *in)
 static void op_extractps(struct vcpu *cpu, const struct insn *in)
 {
 	put_extract(cpu, in, cpu->xmm[in->op[1].reg].d[imm8(in, 2) & 3]);
-}
-
-/* PEXTRW: all three encodings (0F C5 /r with MMX or XMM source, 66 0F 3A 15 to r/m16). */
-static void op_pextrw(struct vcpu *cpu, const struct insn *in)
-{
-	const struct operand *s = &in->op[1];
-	uint8_t imm = imm8(in, 2);
-	if (s->kind == OPK_MMX) {
-		uint64_t v = mmx_get(cpu, s->reg);
-		if (in->op[0].kind != OPK_GPR)
-			cpu_ud(cpu);
-		mmx_enter(cpu);
-		cpu->gpr[in->op[0].reg] = (uint16_t)(v >> ((imm & 3) * 16));
-		return;
-	}
-	if (s->kind != OPK_XMM)
-		cpu_ud(cpu);
-	put_extract(cpu, in, cpu->xmm[s->reg].w[imm & 7]);
 }
 
 static void op_pinsrb(struct vcpu *cpu, const struct insn *in)
@@ -1091,7 +1073,7 @@ const struct insn_entry sse4_insns[] = {
 	E(PHSUBW, phsubw), E(PHSUBD, phsubd), E(PHSUBSW, phsubsw), E(PMADDUBSW, pmaddubsw),
 	E(PMULHRSW, pmulhrsw), E(PSIGNB, psignb), E(PSIGNW, psignw), E(PSIGND, psignd),
 	E(PABSB, pabsb), E(PABSW, pabsw), E(PABSD, pabsd), E(PALIGNR, palignr),
-	/* SSE4.1 */
+	/* SSE4.1 (PEXTRW, all encodings, is in mmx.c with PINSRW) */
 	E(PBLENDVB, pblendvb), E(BLENDVPS, blendvps), E(BLENDVPD, blendvpd), E(PBLENDW, pblendw),
 	E(BLENDPS, blendps), E(BLENDPD, blendpd), E(PTEST, ptest), E(PMINSB, pminsb),
 	E(PMINSD, pminsd), E(PMINUW, pminuw), E(PMINUD, pminud), E(PMAXSB, pmaxsb),
@@ -1102,7 +1084,7 @@ const struct insn_entry sse4_insns[] = {
 	E(PMOVZXBW, pmovzxbw), E(PMOVZXBD, pmovzxbd), E(PMOVZXBQ, pmovzxbq),
 	E(PMOVZXWD, pmovzxwd), E(PMOVZXWQ, pmovzxwq), E(PMOVZXDQ, pmovzxdq),
 	E(PHMINPOSUW, phminposuw), E(PINSRB, pinsrb), E(PINSRD, pinsrd), E(PINSRQ, pinsrq),
-	E(PEXTRB, pextrb), E(PEXTRW, pextrw), E(PEXTRD, pextrd), E(PEXTRQ, pextrq),
+	E(PEXTRB, pextrb), E(PEXTRD, pextrd), E(PEXTRQ, pextrq),
 	E(EXTRACTPS, extractps), E(INSERTPS, insertps), E(ROUNDPS, roundps), E(ROUNDPD, roundpd),
 	E(ROUNDSS, roundss), E(ROUNDSD, roundsd), E(DPPS, dpps), E(DPPD, dppd),
 	E(MPSADBW, mpsadbw), E(MOVNTDQA, movntdqa),
