@@ -115,7 +115,8 @@ struct vcpu {
 	int exit_reason;               /* set by cpu_exit_after() */
 	struct block **jcache;         /* per-vCPU direct-mapped cache: GVA -> block */
 	jmp_buf unwind;                /* exceptions longjmp here; see docs/architecture.md */
-	uint64_t nr_insns;             /* retired instruction count (approximate: per block) */
+	uint64_t nr_blocks;            /* block dispatches from the loop (chained ones not counted) */
+	unsigned chain_budget;         /* see exec.c CHAIN_BUDGET */
 	void *opaque;                  /* owner's context (user-mode thread) */
 };
 

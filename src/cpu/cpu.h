@@ -371,6 +371,13 @@ int cpu_fxrstor_image(struct vcpu *cpu, const void *area, bool rex_w);
 /* CPUID as implemented: leaf/subleaf -> eax..edx (cpuid.c). */
 void cpu_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 
+/* Per-vCPU jump cache: GVA -> block, direct-mapped (exec.c, fastpath.c). */
+#define JCACHE_SIZE 4096
+static inline unsigned jcache_index(uint64_t gva)
+{
+	return (unsigned)((gva ^ (gva >> 12)) & (JCACHE_SIZE - 1));
+}
+
 /* fastpath.c: a specialised handler for @in's form, or NULL; @flags_dead: no flag it writes
  * is read before being overwritten (decode.c's liveness pass). */
 insn_fn fastpath_select(const struct insn *in, int flags_dead);

@@ -8,12 +8,9 @@
 #include "cpu.h"
 #include "omnivisor/memory.h"
 
-#define JCACHE_SIZE 4096
-
-static unsigned jcache_index(uint64_t gva)
-{
-	return (unsigned)((gva ^ (gva >> 12)) & (JCACHE_SIZE - 1));
-}
+/* Blocks a chain of specialised branch handlers may enter before returning to the loop (bounds
+ * the host stack where the compiler does not turn the chaining calls into jumps, e.g. -O0). */
+#define CHAIN_BUDGET 64
 
 void vcpu_init(struct vcpu *cpu, struct guest_mem *mem, struct block_cache *cache)
 {
@@ -90,6 +87,8 @@ static __attribute__((noinline)) int run_loop(struct vcpu *cpu)
 			b = block_lookup(cpu, cpu->rip);
 			*slot = b;
 		}
+		cpu->nr_blocks++;
+		cpu->chain_budget = CHAIN_BUDGET;
 		in = b->insns;
 		for (;;) {
 			cpu->cur = in;
@@ -100,7 +99,6 @@ static __attribute__((noinline)) int run_loop(struct vcpu *cpu)
 				break;
 			in++;
 		}
-		cpu->nr_insns += (uint64_t)(in - b->insns) + 1;
 	}
 }
 

@@ -200,6 +200,92 @@ FN(rol32_nf) { uint32_t v = (uint32_t)R0; R0 = (uint32_t)((v << CNT) | (v >> (32
 FN(ror64_nf) { R0 = (R0 >> CNT) | (R0 << (64 - CNT)); }
 FN(ror32_nf) { uint32_t v = (uint32_t)R0; R0 = (uint32_t)((v >> CNT) | (v << (32 - CNT))); }
 
+/* ---- control transfers with block chaining ------------------------------------------------ */
+/*
+ * After a branch, continue straight into the target block when this vCPU's jump cache has it,
+ * instead of returning to the dispatch loop (block chaining through the cache).
+ */
+static inline __attribute__((always_inline)) void chain(struct vcpu *cpu)
+{
+	struct block *b;
+	const struct insn *n;
+	if (unlikely(cpu->exit_request) || cpu->chain_budget-- == 0)
+		return;
+	b = cpu->jcache[jcache_index(cpu->rip)];
+	if (!b || b->gva != cpu->rip || !b->valid)
+		return;
+	n = b->insns;
+	cpu->cur = n;
+	cpu->rip += n->len;
+	n->fn(cpu, n);
+}
+
+#define TARGET ((uint64_t)in->op[0].disp)
+static void jmp_rel(struct vcpu *cpu, const struct insn *in)
+{
+	cpu->rip = TARGET;
+	chain(cpu);
+}
+
+/* Near CALL rel32 with a canonical target (checked at decode): push the return address. */
+static void call_rel(struct vcpu *cpu, const struct insn *in)
+{
+	mem_write64(cpu, cpu->gpr[R_RSP] - 8, cpu->rip);
+	cpu->gpr[R_RSP] -= 8;
+	cpu->rip = TARGET;
+	chain(cpu);
+}
+
+static void ret_near(struct vcpu *cpu, const struct insn *in)
+{
+	uint64_t t = mem_read64(cpu, cpu->gpr[R_RSP]);
+	if (unlikely(!is_canonical(t)))
+		cpu_gp0(cpu); /* SDM Vol. 2 RET: #GP(0) if the return address is non-canonical */
+	cpu->gpr[R_RSP] += 8;
+	cpu->rip = t;
+	chain(cpu);
+}
+
+#define JCC(name, cc)                                                                           \
+	static void jcc_##name(struct vcpu *cpu, const struct insn *in)                         \
+	{                                                                                       \
+		if (cond_true(cpu, cc))                                                         \
+			cpu->rip = TARGET;                                                      \
+		chain(cpu);                                                                     \
+	}
+JCC(o, 0x0) JCC(no, 0x1) JCC(b, 0x2) JCC(nb, 0x3) JCC(z, 0x4) JCC(nz, 0x5) JCC(be, 0x6)
+JCC(nbe, 0x7) JCC(s, 0x8) JCC(ns, 0x9) JCC(p, 0xa) JCC(np, 0xb) JCC(l, 0xc) JCC(nl, 0xd)
+JCC(le, 0xe) JCC(nle, 0xf)
+
+static insn_fn select_branch(const struct insn *in)
+{
+	static const struct { uint16_t mnemonic; insn_fn fn; } jcc[] = {
+		{ ZYDIS_MNEMONIC_JO, jcc_o }, { ZYDIS_MNEMONIC_JNO, jcc_no },
+		{ ZYDIS_MNEMONIC_JB, jcc_b }, { ZYDIS_MNEMONIC_JNB, jcc_nb },
+		{ ZYDIS_MNEMONIC_JZ, jcc_z }, { ZYDIS_MNEMONIC_JNZ, jcc_nz },
+		{ ZYDIS_MNEMONIC_JBE, jcc_be }, { ZYDIS_MNEMONIC_JNBE, jcc_nbe },
+		{ ZYDIS_MNEMONIC_JS, jcc_s }, { ZYDIS_MNEMONIC_JNS, jcc_ns },
+		{ ZYDIS_MNEMONIC_JP, jcc_p }, { ZYDIS_MNEMONIC_JNP, jcc_np },
+		{ ZYDIS_MNEMONIC_JL, jcc_l }, { ZYDIS_MNEMONIC_JNL, jcc_nl },
+		{ ZYDIS_MNEMONIC_JLE, jcc_le }, { ZYDIS_MNEMONIC_JNLE, jcc_nle },
+	};
+	if (in->mnemonic == ZYDIS_MNEMONIC_RET)
+		return in->opcode == 0xc3 && in->nops == 0 && in->opsize == 8 ? ret_near : NULL;
+	/* relative forms with a 64-bit operand size and a canonical target only */
+	if (in->nops != 1 || in->op[0].kind != OPK_IMM || in->opsize != 8 ||
+	    (in->flags & INSN_ASIZE32) || !is_canonical(TARGET))
+		return NULL;
+	if (in->mnemonic == ZYDIS_MNEMONIC_JMP)
+		return jmp_rel;
+	if (in->mnemonic == ZYDIS_MNEMONIC_CALL)
+		return call_rel;
+	for (size_t i = 0; i < sizeof(jcc) / sizeof(jcc[0]); i++)
+		if (jcc[i].mnemonic == in->mnemonic)
+			return jcc[i].fn;
+	return NULL;
+}
+#undef TARGET
+
 /* ---- selection ---------------------------------------------------------------------------- */
 enum form { F_NONE, F_RR, F_RI, F_RM, F_MR, F_MI };
 
@@ -240,6 +326,8 @@ insn_fn fastpath_select(const struct insn *in, int flags_dead)
 	const insn_fn(*table)[2][6] = NULL;
 	enum form f;
 
+	if (in->flags & INSN_END)
+		return select_branch(in);
 	if (size != 8 && size != 4 && size != 2 && size != 1)
 		return NULL;
 	switch (in->mnemonic) {
