@@ -199,7 +199,7 @@ int user_exec_main(int argc, char **argv)
 	struct env env = { 0 };
 	const char *argv0 = NULL;
 	char path[PATH_MAX], interp_path[PATH_MAX], err[PATH_MAX + 300];
-	char sb_interp[PATH_MAX], sb_arg[256];
+	char sb_interp[PATH_MAX], sb_arg[256], execfn[PATH_MAX];
 	char **gargv;
 	int gargc, i, fd, ifd = -1, r;
 	unsigned char hdr[256];
@@ -297,6 +297,7 @@ int user_exec_main(int argc, char **argv)
 	r = open_program(path, path, &fd, hdr, &hlen);
 	if (r)
 		return r;
+	snprintf(execfn, sizeof(execfn), "%s", path);
 	/* #! scripts: argv becomes interp [arg] script args... (fs/binfmt_script.c) */
 	for (int depth = 0; elf_check(hdr, hlen) == 2; depth++) {
 		char *script = strdup(path);
@@ -361,7 +362,7 @@ int user_exec_main(int argc, char **argv)
 	sa.argc = gargc;
 	sa.argv = gargv;
 	sa.envp = env.v;
-	sa.execfn = path;
+	sa.execfn = execfn; /* AT_EXECFN: the file execve'd, a script rather than its interpreter */
 	sa.exe = &exe;
 	sa.interp_base = exe.interp[0] ? interp.start : 0;
 	rsp = stack_setup(mem, GUEST_WINDOW - STACK_GAP, stack_size, &sa);

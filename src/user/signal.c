@@ -476,12 +476,45 @@ static int fpe_code(uint32_t status, uint32_t masks)
 	return 0;
 }
 
+/*
+ * Legacy vsyscall page (Linux arch/x86/entry/vsyscall/vsyscall_64.c, "emulate" mode): a call
+ * to 0xffffffffff600000/400/800 runs gettimeofday/time/getcpu and returns to the caller.
+ */
+static bool emulate_vsyscall(struct user_thread *t)
+{
+	static const long nrs[3] = { SYS_gettimeofday, SYS_time, SYS_getcpu };
+	struct vcpu *cpu = &t->cpu;
+	uint64_t off = cpu->rip - 0xffffffffff600000ULL, *ret;
+	uint64_t saved_rip, saved_rcx, saved_r11;
+
+	if (off >= 0x1000 || (off & 0x3ff) || off == 0xc00)
+		return false;
+	ret = guest_ptr(t, cpu->gpr[R_RSP], 8, GPROT_READ);
+	if (!ret)
+		return false;
+	saved_rip = *ret;
+	saved_rcx = cpu->gpr[R_RCX];
+	saved_r11 = cpu->gpr[R_R11];
+	cpu->gpr[R_RAX] = (uint64_t)nrs[off >> 10];
+	cpu->gpr[R_R10] = 0;
+	cpu->rip = saved_rip;
+	cpu->gpr[R_RSP] += 8;
+	syscall_handle(t);
+	cpu->gpr[R_RCX] = saved_rcx;
+	cpu->gpr[R_R11] = saved_r11;
+	return true;
+}
+
 void signal_from_exception(struct user_thread *t)
 {
 	struct vcpu *cpu = &t->cpu;
 	siginfo_t si;
 	int sig, code;
 	uint64_t addr = 0;
+
+	if ((cpu->exc_vector == EXC_PF || cpu->exc_vector == EXC_GP) &&
+	    (cpu->rip >> 12) == (0xffffffffff600000ULL >> 12) && emulate_vsyscall(t))
+		return;
 
 	memset(&si, 0, sizeof(si));
 	switch (cpu->exc_vector) {

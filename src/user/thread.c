@@ -487,8 +487,10 @@ static long do_execve(struct user_thread *t, const char *path, uint64_t argv, ui
 	const char **av, **ev, **hargv;
 	size_t ac, ec, k = 0;
 	char tracebuf[64] = "";
+	char relpath[PATH_MAX + 2];
 	long r;
 
+	snprintf(relpath, sizeof(relpath), "./%s", path);
 	r = exec_check(path);
 	if (r < 0)
 		return r;
@@ -526,7 +528,8 @@ static long do_execve(struct user_thread *t, const char *path, uint64_t argv, ui
 		hargv[k++] = ev[i];
 	}
 	hargv[k++] = "--";
-	hargv[k++] = path;
+	/* execve(2) does not search PATH: a bare name is relative to the working directory */
+	hargv[k++] = strchr(path, '/') ? path : relpath;
 	for (size_t i = 1; i < ac; i++)
 		hargv[k++] = av[i];
 	hargv[k] = NULL;
