@@ -106,6 +106,7 @@ struct vcpu {
 	struct guest_mem *mem;
 	struct block_cache *cache;
 	const struct insn *cur;        /* instruction being executed */
+	uint64_t blk_gva;              /* GVA of the block cur belongs to (RIP = blk_gva + end_off) */
 	volatile int exit_request;     /* nonzero: leave the block loop at the next boundary */
 	int exc_vector;
 	uint32_t exc_error;

@@ -70,7 +70,8 @@ struct insn {
 	uint8_t seg;       /* segment override for implicit memory (string source): SEG_* */
 	uint8_t opcode;    /* last opcode byte (ZydisDecodedInstruction.opcode) */
 	uint8_t mandatory; /* 0, 0x66, 0xF2, 0xF3: SSE mandatory prefix as decoded */
-	uint8_t pad[3];
+	uint8_t modrm;     /* ModRM byte as decoded (0 if none) */
+	uint16_t end_off;  /* offset of the next instruction from the block's first byte */
 	struct operand op[4];
 };
 

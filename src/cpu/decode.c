@@ -199,6 +199,8 @@ static void fill_insn(const ZydisDecodedInstruction *zi, const ZydisDecodedOpera
 	in->len = zi->length;
 	in->opsize = (uint8_t)(zi->operand_width / 8);
 	in->opcode = zi->opcode;
+	in->modrm = zi->raw.modrm.offset ? (uint8_t)((zi->raw.modrm.mod << 6) |
+						     (zi->raw.modrm.reg << 3) | zi->raw.modrm.rm) : 0;
 	in->nops = zi->operand_count_visible > 4 ? 4 : zi->operand_count_visible;
 	for (unsigned i = 0; i < in->nops; i++)
 		convert_operand(zi, &ops[i], next, &in->op[i]);
@@ -462,10 +464,12 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 		abort();
 	b->gva = gva;
 	b->nr = n;
-	memcpy(b->insns, buf, n * sizeof(struct insn));
 	b->end = gva;
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < n; i++) {
 		b->end += buf[i].len;
+		buf[i].end_off = (uint16_t)(b->end - gva);
+	}
+	memcpy(b->insns, buf, n * sizeof(struct insn));
 	b->valid = 1;
 	b->page_next = NULL;
 	last_page = (b->end - 1) & GUEST_PAGE_MASK;

@@ -88,11 +88,12 @@ static __attribute__((noinline)) int run_loop(struct vcpu *cpu)
 			*slot = b;
 		}
 		cpu->nr_blocks++;
+		cpu->blk_gva = b->gva;
 		cpu->chain_budget = CHAIN_BUDGET;
 		in = b->insns;
 		for (;;) {
 			cpu->cur = in;
-			cpu->rip += in->len;
+			cpu->rip = cpu->blk_gva + in->end_off;
 			in->fn(cpu, in);
 			in = cpu->cur;
 			if ((in->flags & INSN_LAST) || unlikely(cpu->exit_request))

@@ -29,7 +29,7 @@
 		if ((in->flags & INSN_LAST) || unlikely(cpu->exit_request))                     \
 			return;                                                                 \
 		cpu->cur = n_;                                                                  \
-		cpu->rip += n_->len;                                                            \
+		cpu->rip = cpu->blk_gva + n_->end_off;                                          \
 		n_->fn(cpu, n_);                                                                \
 	} while (0)
 
@@ -216,7 +216,8 @@ static inline __attribute__((always_inline)) void chain(struct vcpu *cpu)
 		return;
 	n = b->insns;
 	cpu->cur = n;
-	cpu->rip += n->len;
+	cpu->blk_gva = b->gva;
+	cpu->rip = b->gva + n->end_off;
 	n->fn(cpu, n);
 }
 
