@@ -26,6 +26,8 @@ int trace_parse(const char *list);
 #define pr_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define pr_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define pr_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+/* Trace output: printed whenever its --trace switch is on, whatever the log level. */
+#define pr_trace(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define trace_on(bit) (__builtin_expect(!!(trace_mask & (bit)), 0))
 
 #endif

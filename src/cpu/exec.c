@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "cpu.h"
+#include "omnivisor/log.h"
 #include "omnivisor/memory.h"
 
 /* Blocks a chain of specialised branch handlers may enter before returning to the loop (bounds
@@ -59,6 +60,18 @@ void cpu_exit_after(struct vcpu *cpu, int reason)
 	__atomic_or_fetch(&cpu->exit_request, 2, __ATOMIC_RELAXED);
 }
 
+/* --trace cpu: each block as it is dispatched, disassembled (chaining is off while tracing). */
+static void trace_block(struct vcpu *cpu, const struct block *b)
+{
+	uint64_t pc = b->gva;
+	for (uint32_t i = 0; i < b->nr; i++) {
+		char text[128];
+		cpu_disasm(cpu->mem_base + pc, b->insns[i].len, pc, text, sizeof(text));
+		pr_trace("cpu: %#llx: %s", (unsigned long long)pc, text);
+		pc += b->insns[i].len;
+	}
+}
+
 /*
  * The dispatch loop, outside vcpu_run so that setjmp does not force @cpu into memory.
  * Specialised handlers (fastpath.c) chain to the next instruction themselves; the loop resumes
@@ -90,6 +103,10 @@ static __attribute__((noinline)) int run_loop(struct vcpu *cpu)
 		cpu->nr_blocks++;
 		cpu->blk_gva = b->gva;
 		cpu->chain_budget = CHAIN_BUDGET;
+		if (trace_on(TRACE_CPU)) {
+			trace_block(cpu, b);
+			cpu->chain_budget = 0;
+		}
 		in = b->insns;
 		for (;;) {
 			cpu->cur = in;
