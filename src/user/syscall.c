@@ -509,13 +509,39 @@ static bool never_restart(uint64_t nr)
 	}
 }
 
+/* Which argument of a system call is a path (printed as a string by --trace syscall). */
+static int path_arg(uint64_t nr)
+{
+	switch (nr) {
+	case SYS_open: case SYS_stat: case SYS_lstat: case SYS_access: case SYS_execve:
+	case SYS_readlink: case SYS_unlink: case SYS_mkdir: case SYS_rmdir: case SYS_chdir:
+	case SYS_rename: case SYS_truncate: case SYS_chmod: case SYS_chown: case SYS_lchown:
+	case SYS_creat: case SYS_statfs: case SYS_symlink: case SYS_link: case SYS_utimes:
+		return 0;
+	case SYS_openat: case SYS_newfstatat: case SYS_statx: case SYS_faccessat:
+	case SYS_faccessat2: case SYS_readlinkat: case SYS_unlinkat: case SYS_mkdirat:
+	case SYS_renameat: case SYS_renameat2: case SYS_fchmodat: case SYS_fchownat:
+	case SYS_utimensat: case SYS_openat2: case SYS_execveat: case SYS_mknodat:
+		return 1;
+	default:
+		return -1;
+	}
+}
+
 static void trace_call(struct user_thread *t, uint64_t nr, const uint64_t *a, long ret)
 {
-	char buf[512];
+	char buf[768];
+	int pa = path_arg(nr);
 	int n = snprintf(buf, sizeof(buf), "[%d] %s(", t->tid, syscall_name(nr));
-	for (int i = 0; i < 6 && n < (int)sizeof(buf); i++)
-		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s%#llx", i ? ", " : "",
-			      (unsigned long long)a[i]);
+	for (int i = 0; i < 6 && n < (int)sizeof(buf); i++) {
+		const char *str = i == pa && a[i] ? guest_str(t, a[i], PATH_MAX) : NULL;
+		if (str)
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s\"%.200s\"", i ? ", " : "",
+				      str);
+		else
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s%#llx", i ? ", " : "",
+				      (unsigned long long)a[i]);
+	}
 	if (n < (int)sizeof(buf)) {
 		if (ret < 0 && ret > -4096)
 			snprintf(buf + n, sizeof(buf) - (size_t)n, ") = -%s (%ld)",
