@@ -9,8 +9,11 @@
  *
  * Flags the SDM leaves undefined are produced the way current Intel cores do (measured on the
  * host, a Xeon, for every size and count): OF for a count > 1 is the SDM's count-1 formula
- * evaluated on the ORIGINAL operand (as if the instruction had shifted by one), and AF is
- * cleared by SHL/SHR/SAR/SHLD/SHRD and untouched by the rotates.
+ * evaluated on the ORIGINAL operand (as if the instruction had shifted by one), except that
+ * ROL/ROR of a register by an immediate other than 1 leave OF unchanged; AF is cleared by
+ * SHL/SHR/SAR/SHLD/SHRD and untouched by the rotates; RCL/RCR by a multiple of 9 (8-bit) or
+ * 17 (16-bit) change nothing at all. For flag liveness: with a nonzero count SHL/SHR/SAR/
+ * SHLD/SHRD write all six arithmetic flags, the rotates only CF and (see above) OF.
  */
 #include <stdbool.h>
 
