@@ -121,7 +121,7 @@ void cpu_exit_after(struct vcpu *cpu, int reason);
 
 static inline int is_canonical(uint64_t gva)
 {
-	return (uint64_t)(((int64_t)gva << 16) >> 16) == gva;
+	return (uint64_t)((int64_t)(gva << 16) >> 16) == gva;
 }
 
 __attribute__((noreturn)) void cpu_bad_address(struct vcpu *cpu, uint64_t gva, int write);

@@ -51,6 +51,10 @@
 
 /* CPUID.80000001H:ECX, SDM Vol. 2A Table 3-8 (leaf 80000001H): LAHF/SAHF in 64-bit mode
  * (bit 0), PREFETCHW (bit 8; we execute it as the hint it is). */
+/* Leaf 7 subleaf 0 EBX bit 9, ERMS: REP MOVSB/STOSB are the fast way to copy and fill (true of
+ * string.c's page-at-a-time paths, so glibc's memcpy/memset use them for large sizes). */
+#define CPUID_7_EBX_ERMS (1u << 9)
+
 #define CPUID_80000001_ECX_LAHF_LM (1u << 0)
 #define CPUID_80000001_ECX_PREFETCHW (1u << 8)
 #define CPUID_80000001_ECX (CPUID_80000001_ECX_LAHF_LM | CPUID_80000001_ECX_PREFETCHW)
@@ -126,6 +130,10 @@ void cpu_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 		else
 			set4(out, 0, 0, 0, 0); /* type 0: no more caches */
 		break;
+	case 0x7:
+		/* subleaf 0: EAX = highest subleaf (0); nothing else of leaf 7 is implemented */
+		set4(out, 0, subleaf == 0 ? CPUID_7_EBX_ERMS : 0, 0, 0);
+		break;
 	case 0x80000000u:
 		set4(out, CPUID_MAX_EXT, 0, 0, 0);
 		break;
@@ -145,7 +153,7 @@ void cpu_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 		break;
 	default:
 		/* 03H (no serial number), 05H (no MONITOR), 06H (no thermal/power features),
-		 * 07H (no structured extended features: no BMI, AVX2, ERMS, FSGSBASE, ...),
+		 * 07H is above: only ERMS (no BMI, AVX2, FSGSBASE, ...),
 		 * 80000005H (reserved on Intel), 80000007H (nothing advertised). */
 		set4(out, 0, 0, 0, 0);
 		break;

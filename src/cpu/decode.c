@@ -377,9 +377,18 @@ static void flag_effects(const ZydisDecodedInstruction *zi, const ZydisDecodedOp
 	case ZYDIS_MNEMONIC_SHRD: {
 		const ZydisDecodedOperand *c = &ops[zi->operand_count_visible - 1];
 		unsigned mask = zi->operand_width == 64 ? 63 : 31;
+		unsigned cnt = (unsigned)(c->imm.value.u & mask);
 		if (zi->operand_count_visible < 2 || c->type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
-		    (c->imm.value.u & mask) == 0)
+		    cnt == 0)
 			*kill = 0;
+		/* RCL/RCR of 8/16 bits rotate through CF mod 9/17: a multiple writes nothing */
+		else if ((zi->mnemonic == ZYDIS_MNEMONIC_RCL || zi->mnemonic == ZYDIS_MNEMONIC_RCR) &&
+			 zi->operand_width <= 16 && cnt % (zi->operand_width + 1u) == 0)
+			*kill = 0;
+		/* ROL/ROR by an immediate other than 1 leave OF as it was on Intel hardware */
+		else if ((zi->mnemonic == ZYDIS_MNEMONIC_ROL || zi->mnemonic == ZYDIS_MNEMONIC_ROR) &&
+			 cnt != 1)
+			*kill &= FLAG_CF;
 		break;
 	}
 	default:
