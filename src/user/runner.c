@@ -101,13 +101,17 @@ static const char *env_get(const struct env *e, const char *name)
 
 /* ---- program lookup -------------------------------------------------------------------------- */
 
-/* PROGRAM without a slash is looked up in PATH, as execvp(3) and shells do. */
+/*
+ * PROGRAM is a path, as for execve(2); a bare name that does not exist in the working
+ * directory is looked up in PATH, as execvp(3) and shells do.
+ */
 static int find_program(const char *name, const struct env *e, char *out, size_t outlen)
 {
 	const char *path;
+	struct stat st;
 	int err = ENOENT;
 
-	if (strchr(name, '/')) {
+	if (strchr(name, '/') || lstat(name, &st) == 0) {
 		snprintf(out, outlen, "%s", name);
 		return 0;
 	}
@@ -118,7 +122,6 @@ static int find_program(const char *name, const struct env *e, char *out, size_t
 		path = "/usr/local/bin:/usr/bin:/bin";
 	while (*path) {
 		size_t len = strcspn(path, ":");
-		struct stat st;
 		snprintf(out, outlen, "%.*s%s%s", (int)len, path, len ? "/" : "", name);
 		if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
 			if (access(out, X_OK) == 0)
