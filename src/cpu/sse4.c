@@ -832,16 +832,6 @@ static void op_insertps(struct vcpu *cpu, const struct insn *in)
 /* ---------------------------------------------------------------------------------------- */
 /* SSE4.2 string compares (SDM Vol. 2 4.1, PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM) */
 
-static inline int elem(const union xmm_reg *x, unsigned i, unsigned imm)
-{
-	switch (imm & 3) {
-	case 0: return x->b[i];
-	case 1: return x->w[i];
-	case 2: return x->sb[i];
-	default: return x->sw[i];
-	}
-}
-
 /* Explicit length: absolute value of RAX/RDX (or EAX/EDX), saturated to the element count. */
 static inline unsigned explicit_len(uint64_t v, unsigned opsize, unsigned max)
 {
@@ -850,77 +840,92 @@ static inline unsigned explicit_len(uint64_t v, unsigned opsize, unsigned max)
 	return a > max ? max : (unsigned)a;
 }
 
-static inline unsigned implicit_len(const union xmm_reg *x, unsigned max)
+/* Bit j set where element j of the compare result @c is all ones (bytes or words). */
+static inline unsigned elem_mask(__m128i c, int words)
 {
-	unsigned i;
-	if (max == 16) {
-		for (i = 0; i < 16 && x->b[i]; i++)
-			;
-	} else {
-		for (i = 0; i < 8 && x->w[i]; i++)
-			;
-	}
-	return i;
+	if (words)
+		c = _mm_packs_epi16(c, _mm_setzero_si128());
+	return (unsigned)_mm_movemask_epi8(c);
+}
+
+static inline __m128i elem_eq(__m128i x, __m128i y, int words)
+{
+	return words ? _mm_cmpeq_epi16(x, y) : _mm_cmpeq_epi8(x, y);
+}
+
+/* signed x > y per element (unsigned data is biased by the caller) */
+static inline __m128i elem_gt(__m128i x, __m128i y, int words)
+{
+	return words ? _mm_cmpgt_epi16(x, y) : _mm_cmpgt_epi8(x, y);
+}
+
+/* Element @i of @x broadcast to all elements. */
+static inline __m128i elem_bcast(const union xmm_reg *x, unsigned i, int words)
+{
+	return words ? _mm_set1_epi16((short)x->w[i]) : _mm_set1_epi8((char)x->b[i]);
+}
+
+static inline unsigned implicit_len(const union xmm_reg *x, int words)
+{
+	__m128i v = _mm_load_si128((const __m128i *)x);
+	unsigned z = elem_mask(elem_eq(v, _mm_setzero_si128(), words), words);
+	return z ? (unsigned)__builtin_ctz(z) : words ? 8 : 16;
 }
 
 /*
- * IntRes2 of a string compare of @a (Src1, length la) against @b (Src2, length lb); sets the
- * arithmetic flags. Returns IntRes2 (bit j for element j).
+ * IntRes2 of a string compare of @a (Src1, length la) against @b (Src2, length lb), as bit
+ * masks (bit j for element j of Src2), and the arithmetic flags (SDM Vol. 2 4.1.4-4.1.7,
+ * Table 4-7 for invalid elements: equal any and ranges never match them, equal each matches
+ * two invalid elements, equal ordered matches an invalid Src1 element with anything).
  */
 static unsigned pcmpstr(struct vcpu *cpu, const union xmm_reg *a, unsigned la,
 			const union xmm_reg *b, unsigned lb, unsigned imm)
 {
-	unsigned max = (imm & 1) ? 8 : 16, all = (1u << max) - 1;
-	unsigned res = 0, ea[16], eb[16];
+	int words = imm & 1;
+	unsigned max = words ? 8 : 16, all = (1u << max) - 1;
+	unsigned va = (1u << la) - 1, vb = (1u << lb) - 1, res = 0;
+	__m128i xb = _mm_load_si128((const __m128i *)b);
 	uint64_t f = 0;
 
-	for (unsigned i = 0; i < max; i++) {
-		ea[i] = (unsigned)elem(a, i, imm);
-		eb[i] = (unsigned)elem(b, i, imm);
-	}
 	switch ((imm >> 2) & 3) {
-	case 0: /* equal any: is b[j] in the set a[0..la) */
-		for (unsigned j = 0; j < lb; j++)
-			for (unsigned i = 0; i < la; i++)
-				if (ea[i] == eb[j]) {
-					res |= 1u << j;
-					break;
-				}
+	case 0: /* equal any: is b[j] one of a[0..la) */
+		for (unsigned i = 0; i < la; i++)
+			res |= elem_mask(elem_eq(elem_bcast(a, i, words), xb, words), words);
+		res &= vb;
 		break;
-	case 1: /* ranges: a[i] <= b[j] <= a[i+1] for an even i; an odd la drops the last */
-		for (unsigned j = 0; j < lb; j++)
-			for (unsigned i = 0; i + 1 < la; i += 2)
-				if ((int)ea[i] <= (int)eb[j] && (int)eb[j] <= (int)ea[i + 1]) {
-					res |= 1u << j;
-					break;
-				}
-		break;
-	case 2: /* equal each: both invalid counts as a match */
-		for (unsigned j = 0; j < max; j++) {
-			int va = j < la, vb = j < lb;
-			if (va && vb ? ea[j] == eb[j] : !va && !vb)
-				res |= 1u << j;
+	case 1: { /* ranges: a[i] <= b[j] <= a[i+1] for an even i; an odd la drops the last */
+		__m128i bias = (imm & 2) ? _mm_setzero_si128()
+			       : words ? _mm_set1_epi16((short)0x8000) : _mm_set1_epi8((char)0x80);
+		xb = _mm_xor_si128(xb, bias);
+		for (unsigned i = 0; i + 1 < la; i += 2) {
+			__m128i lo = _mm_xor_si128(elem_bcast(a, i, words), bias);
+			__m128i hi = _mm_xor_si128(elem_bcast(a, i + 1, words), bias);
+			unsigned below = elem_mask(elem_gt(lo, xb, words), words);
+			unsigned above = elem_mask(elem_gt(xb, hi, words), words);
+			res |= ~(below | above);
 		}
+		res &= vb;
+		break;
+	}
+	case 2: /* equal each */
+		res = elem_mask(elem_eq(_mm_load_si128((const __m128i *)a), xb, words), words);
+		res = (res & va & vb) | (~va & ~vb & all);
 		break;
 	default: /* equal ordered: does the substring a[0..la) start at b[j] */
-		for (unsigned j = 0; j < max; j++) {
-			int m = 1;
-			for (unsigned i = 0; i + j < max && i < la; i++) {
-				if (i + j >= lb || ea[i] != eb[i + j]) {
-					m = 0;
-					break;
-				}
-			}
-			if (m)
-				res |= 1u << j;
+		res = all;
+		for (unsigned i = 0; i < la; i++) {
+			unsigned m = elem_mask(elem_eq(elem_bcast(a, i, words), xb, words), words) & vb;
+			/* bit j needs b[i + j] == a[i]; positions past the end impose nothing */
+			res &= (m >> i) | (all & ~((1u << (max - i)) - 1));
 		}
 		break;
 	}
 	switch ((imm >> 4) & 3) {
 	case 1: res ^= all; break;
-	case 3: res ^= (1u << lb) - 1; break;
+	case 3: res ^= vb; break;
 	default: break;
 	}
+	res &= all;
 	if (res)
 		f |= FLAG_CF;
 	if (lb < max)
@@ -977,8 +982,7 @@ static unsigned pcmpistr(struct vcpu *cpu, const struct insn *in, unsigned imm)
 	union xmm_reg tmp;
 	const union xmm_reg *b = xsrc_u(cpu, in, 1, &tmp);
 	const union xmm_reg *a = xdst(cpu, in);
-	unsigned max = (imm & 1) ? 8 : 16;
-	return pcmpstr(cpu, a, implicit_len(a, max), b, implicit_len(b, max), imm);
+	return pcmpstr(cpu, a, implicit_len(a, imm & 1), b, implicit_len(b, imm & 1), imm);
 }
 
 static void op_pcmpestri(struct vcpu *cpu, const struct insn *in)
