@@ -2,10 +2,13 @@
 /*
  * SSE3, SSSE3, SSE4.1, SSE4.2 and POPCNT (Intel SDM Vol. 1 ch. 12, Vol. 2 instruction pages).
  *
- * Integer forms are computed in C. Floating-point forms (ADDSUB, HADD/HSUB, ROUND, DP) run the
- * same instruction on the host's SSE unit with the guest's MXCSR loaded (exceptions masked),
- * so results, rounding, DAZ/FTZ and the MXCSR flags are exactly the hardware's; an unmasked
- * guest exception is then raised as #XM before anything is written (SDM Vol. 1 11.5).
+ * Integer forms are computed in C (SSE2 intrinsics for the string compares). Floating-point forms
+ * (ADDSUB, HADD/HSUB, ROUND, DP) run the same instruction on the host's SSE unit with the
+ * guest's MXCSR loaded (exceptions masked), so results, rounding, DAZ/FTZ and the MXCSR flags
+ * are exactly the hardware's; this needs a host with SSE4.1. When the guest unmasks an
+ * exception, the instruction is replayed lane by lane (and step by step for DPPS/DPPD) to
+ * find the flags the hardware reports with #XM, raised before anything is written
+ * (SDM Vol. 1 11.5; see fp_lanes).
  *
  * SSSE3 instructions exist in an MMX form (64-bit, MMn = mantissa of x87 R_n) and an XMM form;
  * one handler serves both, selected by the destination operand kind.
@@ -22,7 +25,7 @@ static inline uint8_t imm8(const struct insn *in, int i)
 
 /*
  * Source XMM operand for a legacy-SSE instruction: 16-byte memory operands must be aligned
- * (SDM Vol. 1 12.1: #GP(0) otherwise); smaller memory operands are read zero-padded.
+ * (SDM Vol. 1 11.6.7, Vol. 2 2.4 "Exceptions Type 1/4": #GP(0) otherwise); smaller memory operands are read zero-padded.
  */
 static inline const union xmm_reg *xsrc(struct vcpu *cpu, const struct insn *in, int i,
 					union xmm_reg *tmp)
