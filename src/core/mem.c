@@ -238,28 +238,21 @@ static bool range_mapped(struct guest_mem *mem, uint64_t start, uint64_t end, in
 /* Highest free gap of @len bytes ending at or below @top and starting at or above @bottom. */
 static int64_t find_gap(struct guest_mem *mem, uint64_t len, uint64_t bottom, uint64_t top)
 {
+	size_t k = vma_lower(mem, top); /* first VMA ending above top */
 	uint64_t end = top;
-	size_t i = vma_lower(mem, top);
-	/* walk VMAs downwards from the one containing/above top */
+
+	if (k < mem->nr_vmas && mem->vmas[k].start < end)
+		end = mem->vmas[k].start; /* a VMA spans top: the gap ends below it */
+	/* invariant: vmas[k-1] (if any) ends at or below `end` */
 	for (;;) {
-		uint64_t prev_end = 0;
-		size_t k = i;
-		while (k > 0 && mem->vmas[k - 1].start >= end)
-			k--;
-		if (k > 0)
-			prev_end = mem->vmas[k - 1].end;
-		if (prev_end > end)
-			prev_end = end; /* vma k-1 spans end: no gap */
-		if (prev_end < bottom)
-			prev_end = bottom;
-		if (end >= prev_end + len && end - len >= bottom)
+		uint64_t lo = k > 0 ? mem->vmas[k - 1].end : 0;
+		if (lo < bottom)
+			lo = bottom;
+		if (end >= lo && end - lo >= len)
 			return (int64_t)(end - len);
-		if (k == 0)
+		if (k == 0 || mem->vmas[k - 1].start < bottom + len)
 			return -ENOMEM;
-		end = mem->vmas[k - 1].start;
-		i = k - 1;
-		if (end < bottom + len)
-			return -ENOMEM;
+		end = mem->vmas[--k].start;
 	}
 }
 

@@ -23,26 +23,33 @@
  * handler (a sibling call), unless it is the block's last or the vCPU must stop. exec.c's loop
  * picks up from cpu->cur when a chain ends in a class handler.
  */
-#define NEXT()                                                                                  \
+#define NEXT(check_exit)                                                                        \
 	do {                                                                                    \
 		const struct insn *n_ = in + 1;                                                 \
-		if ((in->flags & INSN_LAST) || unlikely(cpu->exit_request))                     \
+		if ((in->flags & INSN_LAST) || ((check_exit) && unlikely(cpu->exit_request)))   \
 			return;                                                                 \
 		cpu->cur = n_;                                                                  \
 		cpu->rip = cpu->blk_gva + n_->end_off;                                          \
 		n_->fn(cpu, n_);                                                                \
 	} while (0)
 
-#define FN(name)                                                                                \
+/*
+ * FN: a handler that does not write guest memory; FN_ST: one that may, and so may have hit a
+ * page of decoded code (mem.c then sets exit_request so the stale rest of the block is not run).
+ * Kicks are noticed at the block's end (chain() and the loop check exit_request there).
+ */
+#define FN_GEN(name, check_exit)                                                                \
 	static inline __attribute__((always_inline)) void name##_body(struct vcpu *cpu,         \
 								       const struct insn *in); \
 	static void name(struct vcpu *cpu, const struct insn *in)                               \
 	{                                                                                       \
 		name##_body(cpu, in);                                                           \
-		NEXT();                                                                         \
+		NEXT(check_exit);                                                               \
 	}                                                                                       \
 	static inline __attribute__((always_inline)) void name##_body(struct vcpu *cpu,         \
 								       const struct insn *in)
+#define FN(name) FN_GEN(name, 0)
+#define FN_ST(name) FN_GEN(name, 1)
 
 /* ---- moves ------------------------------------------------------------------------------ */
 FN(mov64_rr) { R0 = R1; }
@@ -51,10 +58,10 @@ FN(mov64_ri) { R0 = IMM1; }
 FN(mov32_ri) { R0 = (uint32_t)IMM1; }
 FN(mov64_rm) { R0 = mem_read64(cpu, EA1); }
 FN(mov32_rm) { R0 = mem_read32(cpu, EA1); }
-FN(mov64_mr) { mem_write64(cpu, EA0, R1); }
-FN(mov32_mr) { mem_write32(cpu, EA0, (uint32_t)R1); }
-FN(mov64_mi) { mem_write64(cpu, EA0, IMM1); }
-FN(mov32_mi) { mem_write32(cpu, EA0, (uint32_t)IMM1); }
+FN_ST(mov64_mr) { mem_write64(cpu, EA0, R1); }
+FN_ST(mov32_mr) { mem_write32(cpu, EA0, (uint32_t)R1); }
+FN_ST(mov64_mi) { mem_write64(cpu, EA0, IMM1); }
+FN_ST(mov32_mi) { mem_write32(cpu, EA0, (uint32_t)IMM1); }
 FN(movzx_r_m8) { R0 = mem_read8(cpu, EA1); }
 FN(movzx_r_m16) { R0 = mem_read16(cpu, EA1); }
 FN(movzx_r_r8) { R0 = (uint8_t)R1; }
@@ -120,14 +127,14 @@ static inline void wr_sz(struct vcpu *cpu, const struct insn *in, uint64_t v, un
 	}
 /* dst is memory, source a register (mr) or an immediate (mi) */
 #define ALU_M(op, sz, form, SRC)                                                                \
-	FN(op##sz##_##form) {                                                                   \
+	FN_ST(op##sz##_##form) {                                                                   \
 		uint64_t ea = EA0, b = SRC & size_mask(sz), a = mem_read_sz(cpu, ea, sz);        \
 		uint64_t r = OP_##op(a, b) & size_mask(sz);                                      \
 		if (WB_##op)                                                                    \
 			mem_write_sz(cpu, ea, r, sz);                                           \
 		set_flags(cpu, FLAGS_ARITH, FL_##op(a, b, r, sz));                              \
 	}                                                                                       \
-	FN(op##sz##_##form##_nf) {                                                              \
+	FN_ST(op##sz##_##form##_nf) {                                                           \
 		uint64_t ea = EA0, b = SRC, a = mem_read_sz(cpu, ea, sz);                        \
 		if (WB_##op)                                                                    \
 			mem_write_sz(cpu, ea, OP_##op(a, b), sz);                               \
@@ -179,10 +186,10 @@ FN(mov16_ri) { wr_sz(cpu, in, IMM1, 2); }
 FN(mov8_ri) { wr_sz(cpu, in, IMM1, 1); }
 FN(mov16_rm) { wr_sz(cpu, in, mem_read16(cpu, EA1), 2); }
 FN(mov8_rm) { wr_sz(cpu, in, mem_read8(cpu, EA1), 1); }
-FN(mov16_mr) { mem_write16(cpu, EA0, (uint16_t)R1); }
-FN(mov8_mr) { mem_write8(cpu, EA0, (uint8_t)R1); }
-FN(mov16_mi) { mem_write16(cpu, EA0, (uint16_t)IMM1); }
-FN(mov8_mi) { mem_write8(cpu, EA0, (uint8_t)IMM1); }
+FN_ST(mov16_mr) { mem_write16(cpu, EA0, (uint16_t)R1); }
+FN_ST(mov8_mr) { mem_write8(cpu, EA0, (uint8_t)R1); }
+FN_ST(mov16_mi) { mem_write16(cpu, EA0, (uint16_t)IMM1); }
+FN_ST(mov8_mi) { mem_write8(cpu, EA0, (uint8_t)IMM1); }
 FN(movsx64_m32) { R0 = (uint64_t)(int64_t)(int32_t)mem_read32(cpu, EA1); }
 FN(movsx64_r32) { R0 = (uint64_t)(int64_t)(int32_t)R1; }
 

@@ -161,6 +161,26 @@ static void test_hints(void **state)
 	assert_true(mem_check_range(mem, (uint64_t)b, 4 * PG, RW));
 }
 
+/* mremap growing a mapping in place across the top of the mmap area: later placements must not
+ * land inside the grown mapping (a mapping that spans the search start was once overlooked). */
+static void test_remap_grow_then_map(void **state)
+{
+	struct guest_mem *mem = *state;
+	int64_t a = mem_map(mem, 0, 12 * PG, RW, ANON, -1, 0);
+	assert_true(a > 0);
+	memset(mem_base(mem) + a, 0x5a, 12 * PG);
+	int64_t g = mem_remap(mem, (uint64_t)a, 12 * PG, 32 * PG, MREMAP_MAYMOVE, 0);
+	assert_int_equal(g, a); /* the space above is free: grown in place, contents kept */
+	assert_int_equal(mem_base(mem)[a + 12 * PG - 1], 0x5a);
+	assert_true(mem_check_range(mem, (uint64_t)a, 32 * PG, RW));
+	for (int i = 0; i < 4; i++) {
+		int64_t b = mem_map(mem, 0, PG, RW, ANON, -1, 0);
+		assert_true(b > 0);
+		assert_true(b + (int64_t)PG <= a || b >= a + (int64_t)(32 * PG));
+	}
+	assert_int_equal(mem_base(mem)[a + 12 * PG - 1], 0x5a);
+}
+
 static void test_unmap(void **state)
 {
 	struct guest_mem *mem = *state;
@@ -247,6 +267,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixed_noreplace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hints, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remap_grow_then_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_brk, setup, teardown),
