@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "cpu/cpu.h"
@@ -131,14 +132,19 @@ static bool dequeue(struct user_thread *t, int sig, siginfo_t *out)
 	return ok;
 }
 
-static void host_handler(int sig, siginfo_t *si, void *uc)
+static void host_handler(int sig, siginfo_t *si, void *ucv)
 {
 	struct user_thread *t = current_uthread;
+	ucontext_t *uc = ucv;
+	greg_t *rip = &uc->uc_mcontext.gregs[REG_RIP];
 
-	(void)uc;
 	if (!t || sig < 1 || sig > GUEST_NSIG)
 		return;
 	enqueue(t, sig, si);
+	user_sig_arrived = 1;
+	/* about to enter a forwarded call: do not (see guest_syscall6) */
+	if (*rip >= (greg_t)user_bsc_begin && *rip < (greg_t)user_bsc_end)
+		*rip = (greg_t)user_bsc_cancel;
 	vcpu_kick(&t->cpu);
 }
 
@@ -758,7 +764,7 @@ long sys_rt_sigsuspend(struct user_thread *t, uint64_t mask, uint64_t size)
 	t->sigmask = m;
 	if (!signal_pending_unblocked(t)) {
 		uint64_t hm = m & ~(HOST_OWNED | UNBLOCKABLE);
-		host_syscall6(SYS_rt_sigsuspend, (long)&hm, 8, 0, 0, 0, 0);
+		guest_syscall6(SYS_rt_sigsuspend, (long)&hm, 8, 0, 0, 0, 0);
 	}
 	return -EINTR;
 }
@@ -766,7 +772,7 @@ long sys_rt_sigsuspend(struct user_thread *t, uint64_t mask, uint64_t size)
 long sys_pause(struct user_thread *t)
 {
 	if (!signal_pending_unblocked(t))
-		host_syscall6(SYS_pause, 0, 0, 0, 0, 0, 0);
+		guest_syscall6(SYS_pause, 0, 0, 0, 0, 0, 0);
 	return -EINTR;
 }
 
@@ -808,7 +814,7 @@ long sys_rt_sigtimedwait(struct user_thread *t, uint64_t set, uint64_t info, uin
 		r = __builtin_ctzll(ready) + 1;
 	} else {
 		uint64_t hm = m & ~HOST_OWNED;
-		r = host_syscall6(SYS_rt_sigtimedwait, (long)&hm, (long)&si, (long)gt, 8, 0, 0);
+		r = guest_syscall6(SYS_rt_sigtimedwait, (long)&hm, (long)&si, (long)gt, 8, 0, 0);
 	}
 	if (trace_on(TRACE_SIGNAL))
 		pr_err("[%d] sigtimedwait: %ld (%s)", t->tid, r, ready ? "queued" : "host");

@@ -43,6 +43,8 @@
 #define K_TCSETSW2 0x402c542cUL
 #define K_TCSETSF2 0x402c542dUL
 
+#define ERESTARTNOINTR 513 /* kernel-internal: restart the call */
+
 #define R GPROT_READ
 #define W GPROT_WRITE
 
@@ -58,6 +60,40 @@ long host_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6
 			 : "rcx", "r11", "memory");
 	return ret;
 }
+
+/*
+ * Forwarded guest system calls go through this stub, which closes the race between "no signal
+ * pending" and entering a blocking host call: the host signal handler sets user_sig_arrived and,
+ * if it interrupted the stub between the check and the SYSCALL instruction, moves the host RIP
+ * to the cancel path. The call then returns -ERESTARTNOINTR and syscall_handle() re-executes the
+ * guest's SYSCALL after the handler has run (the signal came before the call started).
+ */
+__thread int user_sig_arrived __attribute__((tls_model("local-exec")));
+
+__asm__(".text\n"
+	".globl guest_syscall6\n"
+	".type guest_syscall6,@function\n"
+	"guest_syscall6:\n"
+	"	mov %rdi, %rax\n"
+	"	mov %rsi, %rdi\n"
+	"	mov %rdx, %rsi\n"
+	"	mov %rcx, %rdx\n"
+	"	mov %r8, %r10\n"
+	"	mov %r9, %r8\n"
+	"	mov 8(%rsp), %r9\n"
+	".globl user_bsc_begin\n"
+	"user_bsc_begin:\n"
+	"	cmpl $0, %fs:user_sig_arrived@tpoff\n"
+	"	jne user_bsc_cancel\n"
+	"	syscall\n"
+	".globl user_bsc_end\n"
+	"user_bsc_end:\n"
+	"	ret\n"
+	".globl user_bsc_cancel\n"
+	"user_bsc_cancel:\n"
+	"	mov $-513, %rax\n" /* -ERESTARTNOINTR */
+	"	ret\n"
+	".size guest_syscall6, .-guest_syscall6\n");
 
 const char *syscall_name(uint64_t nr)
 {
@@ -228,7 +264,7 @@ static long do_mmsg(struct user_thread *t, uint64_t nr, long fd, uint64_t gvec, 
 					  &gm);
 	}
 	if (r == 0) {
-		r = host_syscall6((long)nr, fd, (long)h, vlen, flags, (long)ts, 0);
+		r = guest_syscall6((long)nr, fd, (long)h, vlen, flags, (long)ts, 0);
 		for (long i = 0; i < r; i++) {
 			g[i].msg_len = h[i].msg_len;
 			if (prot) {
@@ -279,11 +315,11 @@ static long do_ioctl(struct user_thread *t, long fd, unsigned long req, uint64_t
 		if (d->req != req)
 			continue;
 		if (!d->size)
-			return host_syscall6(SYS_ioctl, fd, (long)req, (long)arg, 0, 0, 0);
+			return guest_syscall6(SYS_ioctl, fd, (long)req, (long)arg, 0, 0, 0);
 		p = guest_ptr(t, arg, d->size, d->prot);
 		if (!p)
 			return -EFAULT;
-		return host_syscall6(SYS_ioctl, fd, (long)req, (long)p, 0, 0, 0);
+		return guest_syscall6(SYS_ioctl, fd, (long)req, (long)p, 0, 0, 0);
 	}
 	/* Unknown request: a valid fd answers -ENOTTY, like a file or terminal that lacks it. */
 	if (fcntl((int)fd, F_GETFD) < 0)
@@ -313,11 +349,11 @@ static long do_fcntl(struct user_thread *t, long fd, long cmd, uint64_t arg)
 		p = guest_ptr(t, arg, 8, R);
 		break;
 	default:
-		return host_syscall6(SYS_fcntl, fd, cmd, (long)arg, 0, 0, 0);
+		return guest_syscall6(SYS_fcntl, fd, cmd, (long)arg, 0, 0, 0);
 	}
 	if (!p)
 		return -EFAULT;
-	return host_syscall6(SYS_fcntl, fd, cmd, (long)p, 0, 0, 0);
+	return guest_syscall6(SYS_fcntl, fd, cmd, (long)p, 0, 0, 0);
 }
 
 static long do_futex(struct user_thread *t, uint64_t uaddr, long op, long val, uint64_t ts,
@@ -355,7 +391,7 @@ static long do_futex(struct user_thread *t, uint64_t uaddr, long op, long val, u
 		mem_prepare_write(t->proc->mem, uaddr, 4);
 	if (cmd == FUTEX_WAKE_OP)
 		mem_prepare_write(t->proc->mem, uaddr2, 4);
-	return host_syscall6(SYS_futex, (long)u, op, val, (long)tp, (long)u2, val3);
+	return guest_syscall6(SYS_futex, (long)u, op, val, (long)tp, (long)u2, val3);
 }
 
 static long do_readlink(struct user_thread *t, long dirfd, const char *path, uint64_t buf,
@@ -376,7 +412,7 @@ static long do_readlink(struct user_thread *t, long dirfd, const char *path, uin
 		memcpy(b, fixed, n);
 		return (long)n;
 	}
-	return host_syscall6(SYS_readlinkat, dirfd, (long)path, (long)b, size, 0, 0);
+	return guest_syscall6(SYS_readlinkat, dirfd, (long)path, (long)b, size, 0, 0);
 }
 
 static long do_arch_prctl(struct user_thread *t, long code, uint64_t addr)
@@ -415,22 +451,22 @@ static long do_prctl(struct user_thread *t, long opt, uint64_t a2, uint64_t a3, 
 		p = (void *)guest_str(t, a2, 4096);
 		if (!p)
 			return -EFAULT;
-		return host_syscall6(SYS_prctl, opt, (long)p, 0, 0, 0, 0);
+		return guest_syscall6(SYS_prctl, opt, (long)p, 0, 0, 0, 0);
 	case PR_GET_NAME:
 		p = guest_ptr(t, a2, 16, W);
 		if (!p)
 			return -EFAULT;
-		return host_syscall6(SYS_prctl, opt, (long)p, 0, 0, 0, 0);
+		return guest_syscall6(SYS_prctl, opt, (long)p, 0, 0, 0, 0);
 	case PR_GET_PDEATHSIG:
 		p = guest_ptr(t, a2, 4, W);
 		if (!p)
 			return -EFAULT;
-		return host_syscall6(SYS_prctl, opt, (long)p, 0, 0, 0, 0);
+		return guest_syscall6(SYS_prctl, opt, (long)p, 0, 0, 0, 0);
 	case PR_SET_PDEATHSIG: case PR_GET_DUMPABLE: case PR_SET_DUMPABLE:
 	case PR_SET_NO_NEW_PRIVS: case PR_GET_NO_NEW_PRIVS: case PR_SET_CHILD_SUBREAPER:
 	case PR_CAPBSET_READ: case PR_GET_KEEPCAPS: case PR_SET_KEEPCAPS:
 	case PR_GET_TIMERSLACK: case PR_SET_TIMERSLACK:
-		return host_syscall6(SYS_prctl, opt, (long)a2, (long)a3, (long)a4, (long)a5, 0);
+		return guest_syscall6(SYS_prctl, opt, (long)a2, (long)a3, (long)a4, (long)a5, 0);
 	default:
 		return -EINVAL;
 	}
@@ -467,7 +503,7 @@ static long do_madvise(struct user_thread *t, uint64_t addr, uint64_t len, long 
 		if (!mem_check_range(mem, addr, len, GPROT_WRITE))
 			return advice == MADV_DONTNEED ? 0 : -EINVAL;
 		mem_prepare_write(mem, addr, len);
-		return host_syscall6(SYS_madvise, (long)(mem_base(mem) + addr), (long)len,
+		return guest_syscall6(SYS_madvise, (long)(mem_base(mem) + addr), (long)len,
 				     advice == MADV_FREE ? MADV_DONTNEED : advice, 0, 0, 0);
 	default:
 		/* hints: accepted and ignored */
@@ -610,7 +646,7 @@ static void tmp_mask(struct user_thread *t, uint64_t m)
 	})
 #define PATHP(a) user_fix_path(STR(a))
 #define OPTPATH(a) ((a) ? PATHP(a) : NULL)
-#define H(...) host_syscall6(__VA_ARGS__)
+#define H(...) guest_syscall6(__VA_ARGS__)
 #define L(x) ((long)(x))
 
 void syscall_handle(struct user_thread *t)
@@ -626,6 +662,7 @@ void syscall_handle(struct user_thread *t)
 	cpu->gpr[R_RCX] = cpu->rip;
 	cpu->gpr[R_R11] = vcpu_get_rflags(cpu);
 	t->eintr = EINTR_NONE;
+	user_sig_arrived = 0;
 
 	if (may_block(nr) && signal_pending_unblocked(t)) {
 		/* a signal came first: run its handler, then the call (Linux restarts it) */
@@ -1237,6 +1274,11 @@ void syscall_handle(struct user_thread *t)
 		break;
 	}
 out:
+	if (ret == -ERESTARTNOINTR) {
+		/* a signal arrived just before the host call: handler first, then the call again */
+		cpu->rip -= 2;
+		return;
+	}
 	if (trace_on(TRACE_SYSCALL))
 		trace_call(t, nr, a, ret);
 	if (ret == -EINTR)

@@ -121,6 +121,11 @@ const char *guest_str(struct user_thread *t, uint64_t gva, size_t max);
 const char *user_fix_path(const char *path);
 /* Raw host system call: returns the kernel's result (-errno on failure). */
 long host_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+/* The same for a call made on the guest's behalf: returns -ERESTARTNOINTR (-513) instead of
+ * starting it if a guest signal arrived since syscall_handle() began (see syscall.c). */
+long guest_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+extern __thread int user_sig_arrived;
+extern const char user_bsc_begin[], user_bsc_end[], user_bsc_cancel[];
 
 /* signal.c ------------------------------------------------------------------------------ */
 void signal_init(struct user_proc *p, struct user_thread *main_thread);
