@@ -42,6 +42,7 @@ static void usage(FILE *f)
 		"  -E VAR=VAL     set VAR in the program's environment\n"
 		"  -U VAR         remove VAR from the program's environment\n"
 		"  -i             start with an empty environment\n"
+		"                 (variables named " USER_ENV_PREFIX "X=... reach the program as X=...)\n"
 		"  --argv0 NAME   pass NAME as argv[0] instead of PROGRAM\n"
 		"  -h, --help     show this text\n"
 		"\n"
@@ -261,9 +262,15 @@ int user_exec_main(int argc, char **argv)
 	}
 	/* environment: ours (unless -i), then -E/-U in order */
 	if (!clear_env)
-		for (char **e = environ; *e; e++)
-			if (env_set(&env, *e) < 0)
+		for (char **e = environ; *e; e++) {
+			/* a guest's LD_* that an execve carried past our own loader (thread.c) */
+			char *v = *e;
+			if (!strncmp(v, USER_ENV_PREFIX, strlen(USER_ENV_PREFIX)) &&
+			    strchr(v, '='))
+				v += strlen(USER_ENV_PREFIX);
+			if (env_set(&env, v) < 0)
 				return 1;
+		}
 	for (int k = 0; k < i; k++) {
 		if (!strcmp(argv[k], "--"))
 			break;

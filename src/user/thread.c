@@ -488,6 +488,7 @@ static long do_execve(struct user_thread *t, const char *path, uint64_t argv, ui
 	size_t ac, ec, k = 0;
 	char tracebuf[64] = "";
 	char relpath[PATH_MAX + 2];
+	char **henv = NULL;
 	long r;
 
 	snprintf(relpath, sizeof(relpath), "./%s", path);
@@ -502,7 +503,7 @@ static long do_execve(struct user_thread *t, const char *path, uint64_t argv, ui
 		free(av);
 		return r;
 	}
-	hargv = calloc(ac + 2 * ec + 16, sizeof(*hargv));
+	hargv = calloc(ac + 16, sizeof(*hargv));
 	if (!hargv) {
 		free(av);
 		free(ev);
@@ -522,11 +523,6 @@ static long do_execve(struct user_thread *t, const char *path, uint64_t argv, ui
 	}
 	hargv[k++] = "--argv0";
 	hargv[k++] = ac ? av[0] : "";
-	hargv[k++] = "-i";
-	for (size_t i = 0; i < ec; i++) {
-		hargv[k++] = "-E";
-		hargv[k++] = ev[i];
-	}
 	hargv[k++] = "--";
 	/* execve(2) does not search PATH: a bare name is relative to the working directory */
 	hargv[k++] = strchr(path, '/') ? path : relpath;
@@ -537,11 +533,38 @@ static long do_execve(struct user_thread *t, const char *path, uint64_t argv, ui
 		pr_err("[%d] execve %s (%zu args, %zu env)", t->tid, path, ac, ec);
 	fflush(stdout);
 	fflush(stderr);
-	{
-		char *const empty_env[] = { NULL };
-		execve(user_self_exe, (char *const *)hargv, empty_env);
+	/*
+	 * The guest's environment becomes the new runner's, which hands it on unchanged; variables
+	 * that would steer the runner's own dynamic loader or libc are renamed on the way
+	 * (runner.c undoes it), so sizes stay as native for ARG_MAX purposes.
+	 */
+	henv = calloc(ec + 1, sizeof(*henv));
+	if (!henv) {
+		r = -ENOMEM;
+		goto fail;
 	}
+	for (size_t i = 0; i < ec; i++) {
+		if (!strncmp(ev[i], "LD_", 3) || !strncmp(ev[i], "GLIBC_TUNABLES=", 15)) {
+			char *v = malloc(strlen(USER_ENV_PREFIX) + strlen(ev[i]) + 1);
+			if (!v) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			strcpy(v, USER_ENV_PREFIX);
+			strcat(v, ev[i]);
+			henv[i] = v;
+		} else {
+			henv[i] = (char *)ev[i];
+		}
+	}
+	execve(user_self_exe, (char *const *)hargv, henv);
 	r = -errno;
+fail:
+	if (henv)
+		for (size_t i = 0; i < ec; i++)
+			if (henv[i] != ev[i])
+				free(henv[i]);
+	free(henv);
 	free(hargv);
 	free(av);
 	free(ev);

@@ -166,6 +166,8 @@ __attribute__((noreturn)) void process_exit(int status);
 __attribute__((noreturn)) void thread_run(struct user_thread *t);
 
 /* runner.c ------------------------------------------------------------------------------ */
+/* Guest environment variables renamed across a re-execution (LD_*, GLIBC_TUNABLES). */
+#define USER_ENV_PREFIX "OMNIVISOR_GUEST_"
 /* Path of the omnivisor binary for re-execution (execve). */
 extern char user_self_exe[PATH_MAX];
 
