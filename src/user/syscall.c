@@ -229,6 +229,34 @@ static long msg_translate(struct user_thread *t, uint64_t gmsg, struct msghdr *h
 	return 0;
 }
 
+/*
+ * setsockopt: the value is copied by the kernel, except classic BPF programs
+ * (struct sock_fprog), which hold a pointer to the instructions: translate it, or the host
+ * would read the runner's memory.
+ */
+static long do_setsockopt(struct user_thread *t, long fd, long level, long opt, uint64_t val,
+			  uint64_t len)
+{
+	void *p = NULL;
+
+	if (val && !(p = guest_ptr(t, val, len, GPROT_READ)))
+		return -EFAULT;
+	if ((level == SOL_SOCKET && (opt == SO_ATTACH_FILTER || opt == SO_ATTACH_REUSEPORT_CBPF)) ||
+	    (level == 263 /* SOL_PACKET */ && opt == 22 /* PACKET_FANOUT_DATA */)) {
+		struct sock_fprog { uint16_t len; uint64_t filter; } prog;
+		struct { uint16_t len; void *filter; } host;
+		if (!p || len < sizeof(prog))
+			return -EINVAL;
+		memcpy(&prog, p, sizeof(prog));
+		host.len = prog.len;
+		host.filter = guest_ptr(t, prog.filter, (uint64_t)prog.len * 8, GPROT_READ);
+		if (!host.filter)
+			return -EFAULT;
+		return guest_syscall6(SYS_setsockopt, fd, level, opt, (long)&host, sizeof(host), 0);
+	}
+	return guest_syscall6(SYS_setsockopt, fd, level, opt, (long)p, (long)len, 0);
+}
+
 /* sendmmsg/recvmmsg: an array of { struct msghdr; unsigned msg_len; }. */
 static long do_mmsg(struct user_thread *t, uint64_t nr, long fd, uint64_t gvec, unsigned vlen,
 		    long flags, uint64_t timeout)
@@ -1244,7 +1272,7 @@ void syscall_handle(struct user_thread *t)
 		break;
 	}
 	case SYS_setsockopt:
-		ret = H(nr, L(a[0]), L(a[1]), L(a[2]), L(OPT(a[3], a[4], R)), L(a[4]), 0);
+		ret = do_setsockopt(t, (long)a[0], (long)a[1], (long)a[2], a[3], a[4]);
 		break;
 	case SYS_getsockopt: {
 		uint32_t *lenp = PTR(a[4], 4, R | W);
