@@ -160,6 +160,7 @@ int elf_load(struct guest_mem *mem, int fd, uint64_t dyn_base, struct elf_image 
 		const Elf64_Phdr *p = &ph[i];
 		uint64_t start, end;
 		int64_t m;
+		int shared_prot = 0;
 
 		if (p->p_type != PT_LOAD || p->p_memsz == 0)
 			continue;
@@ -175,6 +176,9 @@ int elf_load(struct guest_mem *mem, int fd, uint64_t dyn_base, struct elf_image 
 				if (m < 0)
 					return fail(err, errlen, (int)-m, "cannot map segment");
 			}
+			/* the page keeps what both segments need (Linux maps it twice; the
+			 * union is the closest single protection) */
+			shared_prot = mem_prot(mem, start);
 			mem_protect(mem, start, GUEST_PAGE_SIZE, GPROT_READ | GPROT_WRITE);
 		} else {
 			m = mem_map(mem, start, end - start, GPROT_READ | GPROT_WRITE,
@@ -189,6 +193,8 @@ int elf_load(struct guest_mem *mem, int fd, uint64_t dyn_base, struct elf_image 
 				return fail(err, errlen, -r, "cannot read segment");
 		}
 		r = mem_protect(mem, start, end - start, seg_prot(p->p_flags));
+		if (r == 0 && shared_prot > 0)
+			r = mem_protect(mem, start, GUEST_PAGE_SIZE, seg_prot(p->p_flags) | shared_prot);
 		if (r < 0)
 			return fail(err, errlen, -r, "cannot protect segment");
 		if (p->p_offset <= eh.e_phoff &&

@@ -154,6 +154,32 @@ static void test_bss_zeroed(void **state)
 	assert_int_not_equal(im.buf[0x2900], 0);
 }
 
+/* Old-style layout: text and data share a page (no -z separate-code). */
+static void test_shared_page(void **state)
+{
+	struct guest_mem *mem = *state;
+	static const struct seg segs[] = {
+		{ PT_LOAD, PF_R | PF_X, 0x400000, 0, 0x900, 0x900 },
+		{ PT_LOAD, PF_R | PF_W, 0x400900, 0x900, 0x200, 0x1800 },
+	};
+	struct image im;
+	struct elf_image img;
+	char err[256];
+	uint8_t *base = mem_base(mem);
+	uint8_t zero[0x1600] = { 0 };
+
+	build(&im, ET_EXEC, 0x400100, segs, 2);
+	assert_int_equal(load(mem, &im, 0, &img, err), 0);
+	/* both segments' bytes are in the shared page, the bss after them is zero */
+	assert_memory_equal(base + 0x400000, im.buf, 0x900);
+	assert_memory_equal(base + 0x400900, im.buf + 0x900, 0x200);
+	assert_memory_equal(base + 0x400b00, zero, 0x1600);
+	/* the shared page allows what both need; the rest is the data segment's */
+	assert_int_equal(mem_prot(mem, 0x400000), GPROT_READ | GPROT_WRITE | GPROT_EXEC);
+	assert_int_equal(mem_prot(mem, 0x401000), GPROT_READ | GPROT_WRITE);
+	assert_int_equal(img.end, 0x400900 + 0x1800);
+}
+
 static void test_pie_bias(void **state)
 {
 	struct guest_mem *mem = *state;
@@ -383,6 +409,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_exec_placement, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bss_zeroed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pie_bias, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
