@@ -698,7 +698,7 @@ long sys_rt_sigreturn(struct user_thread *t)
 	cpu->gpr[R_RCX] = sc->rcx;
 	cpu->gpr[R_RSP] = sc->rsp;
 	cpu->rip = sc->rip;
-	cpu->rflags = ((cpu->rflags & ~(uint64_t)fix_flags) | (sc->eflags & fix_flags)) & ~2ULL;
+	cpu->rflags = (cpu->rflags & ~(uint64_t)fix_flags) | (sc->eflags & fix_flags);
 	set_mask(t, frame->uc.uc_sigmask);
 	/* restore_altstack(): errors are ignored */
 	if (!on_altstack(t, cpu->gpr[R_RSP]) && !(frame->uc.uc_stack.ss_flags & ~SS_DISABLE)) {
