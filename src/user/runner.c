@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -196,6 +197,41 @@ static int open_program(const char *prog, const char *path, int *fdp, unsigned c
 	*hlen = (size_t)n;
 	*fdp = fd;
 	return 0;
+}
+
+/*
+ * Make the host's view of this process (/proc/PID/comm and cmdline, as ps, pgrep and top show
+ * them) the guest's: comm is the basename of the file run (Linux __set_task_comm on exec), and
+ * the guest's argv is written over ours in place (the kernel reads cmdline from that memory).
+ */
+static void set_process_names(int argc, char **argv, int gargc, char **gargv, const char *file)
+{
+	const char *slash = strrchr(file, '/');
+	char *start = program_invocation_name, *end, *p;
+
+	prctl(PR_SET_NAME, slash ? slash + 1 : file, 0, 0, 0);
+	if (argc < 1 || !start || start > argv[0])
+		return;
+	end = argv[argc - 1] + strlen(argv[argc - 1]) + 1;
+	if (end <= start || end - start > (1 << 20))
+		return;
+	{
+		size_t len = (size_t)(end - start), at = 0;
+		char *copy = calloc(1, len);
+		if (!copy)
+			return;
+		for (int i = 0; i < gargc && at < len; i++) {
+			size_t n = strlen(gargv[i]) + 1;
+			if (n > len - at)
+				n = len - at;
+			memcpy(copy + at, gargv[i], n);
+			at += n;
+		}
+		copy[len - 1] = 0;
+		p = start;
+		memcpy(p, copy, len);
+		free(copy);
+	}
 }
 
 int user_exec_main(int argc, char **argv)
@@ -407,6 +443,7 @@ int user_exec_main(int argc, char **argv)
 	t->altstack.ss_flags = SS_DISABLE;
 	t->cpu.rip = exe.interp[0] ? interp.entry : exe.entry;
 	t->cpu.gpr[R_RSP] = (uint64_t)rsp;
+	set_process_names(argc, argv, gargc, gargv, execfn);
 	current_uthread = t;
 	mem_install_fault_handler();
 	signal_init(&user_proc, t);
