@@ -690,7 +690,8 @@ void syscall_handle(struct user_thread *t)
 	cpu->gpr[R_RCX] = cpu->rip;
 	cpu->gpr[R_R11] = vcpu_get_rflags(cpu);
 	t->eintr = EINTR_NONE;
-	user_sig_arrived = 0;
+	/* a signal already waiting cancels any forwarded call that would block (guest_syscall6) */
+	user_sig_arrived = signal_pending_unblocked(t);
 
 	if (may_block(nr) && signal_pending_unblocked(t)) {
 		/* a signal came first: run its handler, then the call (Linux restarts it) */
