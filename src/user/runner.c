@@ -446,6 +446,7 @@ int user_exec_main(int argc, char **argv)
 	set_process_names(argc, argv, gargc, gargv, execfn);
 	current_uthread = t;
 	mem_install_fault_handler();
+	signal_wrap_fault_handler();
 	signal_init(&user_proc, t);
 	thread_run(t);
 }

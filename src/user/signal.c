@@ -132,6 +132,47 @@ static bool dequeue(struct user_thread *t, int sig, siginfo_t *out)
 	return ok;
 }
 
+static void host_handler(int sig, siginfo_t *si, void *ucv);
+
+/*
+ * SIGSEGV/SIGBUS belong to the guest-memory fault handler (mem_install_fault_handler), which
+ * treats every one as a fault. One sent by kill/tgkill/sigqueue (si_code <= 0, no fault
+ * address) is a guest signal instead: this wrapper, installed over it, routes those to the
+ * guest and passes real faults on.
+ */
+static struct sigaction mem_fault_action[2];
+
+static void fault_wrapper(int sig, siginfo_t *si, void *ucv)
+{
+	const struct sigaction *mem_sa = &mem_fault_action[sig == SIGBUS];
+
+	if (si->si_code <= 0 && current_uthread) {
+		host_handler(sig, si, ucv);
+		return;
+	}
+	if (mem_sa->sa_flags & SA_SIGINFO)
+		mem_sa->sa_sigaction(sig, si, ucv);
+	else if (mem_sa->sa_handler != SIG_IGN && mem_sa->sa_handler != SIG_DFL)
+		mem_sa->sa_handler(sig);
+	else {
+		signal(sig, SIG_DFL); /* returning re-executes the fault and dies of it */
+	}
+}
+
+void signal_wrap_fault_handler(void)
+{
+	for (int i = 0; i < 2; i++) {
+		int sig = i ? SIGBUS : SIGSEGV;
+		struct sigaction sa;
+		if (sigaction(sig, NULL, &mem_fault_action[i]) < 0)
+			continue;
+		sa = mem_fault_action[i];
+		sa.sa_sigaction = fault_wrapper;
+		sa.sa_flags |= SA_SIGINFO;
+		sigaction(sig, &sa, NULL);
+	}
+}
+
 static void host_handler(int sig, siginfo_t *si, void *ucv)
 {
 	struct user_thread *t = current_uthread;

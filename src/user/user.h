@@ -129,6 +129,8 @@ extern const char user_bsc_begin[], user_bsc_end[], user_bsc_cancel[];
 
 /* signal.c ------------------------------------------------------------------------------ */
 void signal_init(struct user_proc *p, struct user_thread *main_thread);
+/* Route kill()-sent SIGSEGV/SIGBUS to the guest; call after mem_install_fault_handler(). */
+void signal_wrap_fault_handler(void);
 /* Apply the guest mask to the host thread. */
 void signal_set_host_mask(uint64_t guest_mask);
 /* Deliver pending signals (set up frames). Called at instruction boundaries. */
