@@ -297,8 +297,9 @@ static long clone_process(struct user_thread *t, uint64_t flags, uint64_t stack,
  * CLONE_VM|CLONE_VFORK (vfork, posix_spawn): the child shares the guest's memory while the
  * parent waits, and reports exec failures through it. Done the same way on the host: the child
  * is a CLONE_VM|CLONE_VFORK host process running the same user_thread on its own host stack
- * (its TLS is the suspended parent thread's). When it has exec'd or exited, the parent takes
- * back its registers and the signal actions the child may have changed.
+ * (its TLS is the suspended parent thread's) with a private copy of the process state, since
+ * its signal actions are its own (no CLONE_SIGHAND). When it has exec'd or exited, the parent
+ * takes back its registers.
  */
 #define VFORK_STACK (256u << 10)
 
@@ -309,7 +310,7 @@ struct vfork_saved {
 	stack_t altstack;
 	uint64_t clear_child_tid;
 	int tid;
-	struct ksigaction sigact[GUEST_NSIG + 1];
+	struct user_proc *proc;
 };
 
 struct vfork_args {
@@ -339,11 +340,13 @@ static long clone_vfork(struct user_thread *t, uint64_t flags, uint64_t stack, u
 	struct vfork_saved *sv = malloc(sizeof(*sv));
 	struct vfork_args a = { t, flags, ctid };
 	char *hstack = malloc(VFORK_STACK);
+	struct user_proc *child_proc = malloc(sizeof(*child_proc));
 	long pid;
 
-	if (!sv || !hstack) {
+	if (!sv || !hstack || !child_proc) {
 		free(sv);
 		free(hstack);
+		free(child_proc);
 		return -ENOMEM;
 	}
 	sv->cpu = t->cpu;
@@ -353,9 +356,13 @@ static long clone_vfork(struct user_thread *t, uint64_t flags, uint64_t stack, u
 	sv->altstack = t->altstack;
 	sv->clear_child_tid = t->clear_child_tid;
 	sv->tid = t->tid;
+	sv->proc = t->proc;
 	pthread_mutex_lock(&t->proc->lock);
-	memcpy(sv->sigact, t->proc->sigact, sizeof(sv->sigact));
+	*child_proc = *t->proc;
 	pthread_mutex_unlock(&t->proc->lock);
+	pthread_mutex_init(&child_proc->lock, NULL);
+	child_proc->nr_threads = 1;
+	t->proc = child_proc;
 
 	t->cpu.gpr[R_RAX] = 0;
 	if (stack)
@@ -377,11 +384,11 @@ static long clone_vfork(struct user_thread *t, uint64_t flags, uint64_t stack, u
 	t->tid = sv->tid;
 	t->vfork_child = false;
 	t->eintr = EINTR_NONE;
+	t->proc = sv->proc;
 	current_uthread = t;
 	mem_set_current_vcpu(&t->cpu);
-	pthread_mutex_lock(&t->proc->lock);
-	memcpy(t->proc->sigact, sv->sigact, sizeof(sv->sigact));
-	pthread_mutex_unlock(&t->proc->lock);
+	pthread_mutex_destroy(&child_proc->lock);
+	free(child_proc);
 	free(sv);
 	free(hstack);
 	if (pid > 0 && (flags & CLONE_PARENT_SETTID)) {
