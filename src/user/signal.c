@@ -641,7 +641,7 @@ long signal_kill(struct user_thread *t, uint64_t nr, long a0, long a1, long a2)
 	return host_syscall6((long)nr, a0, a1, a2, 0, 0, 0);
 }
 
-/* ---- system calls ----------------------------------------------------------------------------- */
+/* ---- system calls ------------------------------------------------------------------------- */
 
 long sys_rt_sigaction(struct user_thread *t, int sig, uint64_t act, uint64_t oact, uint64_t size)
 {

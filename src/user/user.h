@@ -35,11 +35,10 @@ struct ksigaction {
 struct user_proc {
 	struct guest_mem *mem;
 	struct block_cache *cache;
-	pthread_mutex_t lock;          /* sigact, threads list */
+	pthread_mutex_t lock;          /* sigact, nr_threads */
 	struct ksigaction sigact[GUEST_NSIG + 1];
 	char exe_path[PATH_MAX];       /* guest program path (for /proc/self/exe readlink) */
 	int nr_threads;
-	uint64_t mmap_min;             /* lowest GVA the guest may map */
 	unsigned char unknown_reported[512 / 8]; /* -ENOSYS reported once per number */
 };
 
