@@ -369,9 +369,15 @@ static bool setup_frame(struct user_thread *t, int sig, const siginfo_t *info,
 	frame->pretcode = (act->flags & KSA_RESTORER) ? act->restorer : 0;
 	frame->info = *info;
 	frame->uc.uc_flags = UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
+	/* __save_altstack(): the configured stack; SS_AUTODISARM disables it in the handler */
 	frame->uc.uc_stack.ss_sp = (uint64_t)t->altstack.ss_sp;
-	frame->uc.uc_stack.ss_flags = altstack_flags(t, cpu->gpr[R_RSP]);
+	frame->uc.uc_stack.ss_flags = t->altstack.ss_flags;
 	frame->uc.uc_stack.ss_size = t->altstack.ss_size;
+	if (t->altstack.ss_flags & SS_AUTODISARM) {
+		t->altstack.ss_sp = NULL;
+		t->altstack.ss_size = 0;
+		t->altstack.ss_flags = SS_DISABLE;
+	}
 	frame->uc.uc_sigmask = oldmask;
 	sc = &frame->uc.uc_mcontext;
 	sc->r8 = cpu->gpr[R_R8];
@@ -742,10 +748,11 @@ long sys_rt_sigreturn(struct user_thread *t)
 	cpu->rflags = (cpu->rflags & ~(uint64_t)fix_flags) | (sc->eflags & fix_flags);
 	set_mask(t, frame->uc.uc_sigmask);
 	/* restore_altstack(): errors are ignored */
-	if (!on_altstack(t, cpu->gpr[R_RSP]) && !(frame->uc.uc_stack.ss_flags & ~SS_DISABLE)) {
+	if (!on_altstack(t, cpu->gpr[R_RSP]) &&
+	    !(frame->uc.uc_stack.ss_flags & ~(SS_DISABLE | SS_AUTODISARM | SS_ONSTACK))) {
 		t->altstack.ss_sp = (void *)frame->uc.uc_stack.ss_sp;
 		t->altstack.ss_size = frame->uc.uc_stack.ss_size;
-		t->altstack.ss_flags = frame->uc.uc_stack.ss_flags & SS_DISABLE;
+		t->altstack.ss_flags = frame->uc.uc_stack.ss_flags & (SS_DISABLE | SS_AUTODISARM);
 	}
 	t->eintr = EINTR_NONE;
 	if (trace_on(TRACE_SIGNAL))
@@ -764,7 +771,7 @@ long sys_sigaltstack(struct user_thread *t, uint64_t ss, uint64_t oss)
 		return -EFAULT;
 	old.ss_sp = (uint64_t)t->altstack.ss_sp;
 	old.ss_size = t->altstack.ss_size;
-	old.ss_flags = altstack_flags(t, sp);
+	old.ss_flags = altstack_flags(t, sp) | (int)(t->altstack.ss_flags & SS_AUTODISARM);
 	old.pad = 0;
 	if (gs) {
 		int flags = gs->ss_flags & ~SS_AUTODISARM;
@@ -781,7 +788,7 @@ long sys_sigaltstack(struct user_thread *t, uint64_t ss, uint64_t oss)
 				return -ENOMEM;
 			t->altstack.ss_sp = (void *)gs->ss_sp;
 			t->altstack.ss_size = gs->ss_size;
-			t->altstack.ss_flags = 0;
+			t->altstack.ss_flags = (int)(gs->ss_flags & SS_AUTODISARM);
 		}
 	}
 	if (go)
