@@ -19,8 +19,10 @@
 #include "omnivisor/user.h"
 #include "user/user.h"
 
-/* Guest address space: 1 TiB window; the stack at its top, mmap below it, PIE at 2/3. */
+/* Guest address space: a 1 TiB window (smaller if RLIMIT_AS forbids it); the stack at its
+ * top, mmap below it, PIE at 2/3 (as Linux's ELF_ET_DYN_BASE). */
 #define GUEST_WINDOW (1ULL << 40)
+#define GUEST_WINDOW_MIN (1ULL << 32)
 #define STACK_GAP (16 * GUEST_PAGE_SIZE)
 #define MAX_SHEBANG_DEPTH 4
 
@@ -245,7 +247,8 @@ int user_exec_main(int argc, char **argv)
 	unsigned char hdr[256];
 	size_t hlen;
 	struct elf_image exe, interp;
-	struct guest_mem *mem;
+	struct guest_mem *mem = NULL;
+	uint64_t window;
 	struct user_thread *t;
 	struct stack_args sa;
 	int64_t rsp;
@@ -372,10 +375,12 @@ int user_exec_main(int argc, char **argv)
 	if (!realpath(path, user_proc.exe_path))
 		snprintf(user_proc.exe_path, sizeof(user_proc.exe_path), "%s", path);
 
-	mem = mem_create(GUEST_WINDOW);
+	for (window = GUEST_WINDOW; window >= GUEST_WINDOW_MIN; window >>= 2)
+		if ((mem = mem_create(window)))
+			break;
 	if (!mem)
 		return bad_input(path, "cannot reserve the guest address space", 1);
-	r = elf_load(mem, fd, (GUEST_WINDOW / 3 * 2) & GUEST_PAGE_MASK, &exe, err, sizeof(err));
+	r = elf_load(mem, fd, (window / 3 * 2) & GUEST_PAGE_MASK, &exe, err, sizeof(err));
 	close(fd);
 	if (r < 0)
 		return bad_input(path, err, 1);
@@ -411,7 +416,7 @@ int user_exec_main(int argc, char **argv)
 	sa.execfn = execfn; /* AT_EXECFN: the file execve'd, a script rather than its interpreter */
 	sa.exe = &exe;
 	sa.interp_base = exe.interp[0] ? interp.start : 0;
-	rsp = stack_setup(mem, GUEST_WINDOW - STACK_GAP, stack_size, &sa);
+	rsp = stack_setup(mem, window - STACK_GAP, stack_size, &sa);
 	if (rsp < 0)
 		return bad_input(path, rsp == -E2BIG ? "argument list too long"
 						     : "cannot map the stack", 1);
