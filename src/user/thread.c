@@ -536,8 +536,9 @@ static long do_execve(struct user_thread *t, const char *path, uint64_t argv, ui
 	for (size_t i = 1; i < ac; i++)
 		hargv[k++] = av[i];
 	hargv[k] = NULL;
-	if (trace_on(TRACE_EXEC))
-		pr_err("[%d] execve %s (%zu args, %zu env)", t->tid, path, ac, ec);
+	if (trace_on(TRACE_EXEC) || trace_on(TRACE_SYSCALL))
+		pr_err("[%d] execve(\"%s\", %zu args, %zu env): re-executing %s", t->tid, path, ac,
+		       ec, user_self_exe);
 	fflush(stdout);
 	fflush(stderr);
 	/*
