@@ -382,6 +382,9 @@ static inline unsigned jcache_index(uint64_t gva)
 /* fastpath.c: a specialised handler for @in's form, or NULL; @flags_dead: no flag it writes
  * is read before being overwritten (decode.c's liveness pass). */
 insn_fn fastpath_select(const struct insn *in, int flags_dead);
+/* fastpath.c: one handler for @in (CMP, TEST, or an ALU op) and the Jcc @jcc closing the block,
+ * when no flag @in writes is live after @jcc; NULL if the pair has no fused form. */
+insn_fn fastpath_select_fused(const struct insn *in, const struct insn *jcc);
 
 /* Decoder/cache (decode.c) */
 void block_cache_unlock_after_fault(struct vcpu *cpu);

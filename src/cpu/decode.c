@@ -406,17 +406,89 @@ static void flag_effects(const ZydisDecodedInstruction *zi, const ZydisDecodedOp
  * flags not yet updated by an earlier instruction whose flags were dead; see architecture.md.)
  */
 static void specialise(struct insn *buf, uint32_t n, const uint32_t *rd, const uint32_t *wr,
-		       const uint32_t *kill)
+		       const uint32_t *kill, uint32_t live_out)
 {
-	uint32_t live = FLAGS_ARITH;
+	uint32_t live = live_out;
 	for (uint32_t i = n; i-- > 0;) {
 		insn_fn fn;
 		if (buf[i].fn != op_undefined) {
-			fn = fastpath_select(&buf[i], (wr[i] & live) == 0);
+			fn = NULL;
+			/* a flag-setting instruction right before the closing Jcc, whose flags are
+			 * dead after it: one handler computes the condition and branches */
+			if (i == n - 2 && (wr[i] & live_out) == 0)
+				fn = fastpath_select_fused(&buf[i], &buf[i + 1]);
+			if (!fn)
+				fn = fastpath_select(&buf[i], (wr[i] & live) == 0);
 			if (fn)
 				buf[i].fn = fn;
 		}
 		live = (live & ~kill[i]) | rd[i];
+	}
+}
+
+#define LOOKAHEAD_INSNS 16
+
+/*
+ * Flags that code starting at @gva may read before overwriting them (all of them when that is
+ * not known). Used for the flags live at a block's exit. The pages looked at are returned in
+ * @pages (up to 2) so the block is invalidated if that code changes.
+ */
+static uint32_t successor_reads(struct vcpu *cpu, uint64_t gva, uint64_t *pages, int *nr_pages)
+{
+	uint32_t reads = 0, killed = 0;
+	for (int k = 0; k < LOOKAHEAD_INSNS; k++) {
+		ZydisDecodedInstruction zi;
+		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+		uint64_t page = gva & GUEST_PAGE_MASK, avail = GUEST_PAGE_SIZE - (gva - page);
+		uint32_t rd, wr, kl;
+		uint8_t bytes[16];
+
+		if (!page_executable(cpu, gva))
+			return FLAGS_ARITH;
+		if (*nr_pages == 0 || pages[*nr_pages - 1] != page) {
+			if (*nr_pages == 2)
+				return FLAGS_ARITH;
+			pages[(*nr_pages)++] = page;
+		}
+		if (avail < 15)
+			return FLAGS_ARITH; /* keep the look-ahead on one page per step */
+		memcpy(bytes, cpu->mem_base + gva, 15);
+		if (ZYAN_FAILED(ZydisDecoderDecodeFull(&decoder, bytes, 15, &zi, ops)))
+			return FLAGS_ARITH;
+		flag_effects(&zi, ops, &rd, &wr, &kl);
+		reads |= rd & ~killed;
+		killed |= kl;
+		if (killed == FLAGS_ARITH)
+			return reads;
+		if (ends_block(&zi, ops))
+			break;
+		gva += zi.length;
+	}
+	return reads | (FLAGS_ARITH & ~killed);
+}
+
+/* Flags live when the block ends with @last: what its successors may read. */
+static uint32_t block_live_out(struct vcpu *cpu, const struct insn *last, uint64_t end,
+			       uint64_t *pages, int *nr_pages)
+{
+	uint64_t target = (uint64_t)last->op[0].disp;
+	if (!(last->flags & INSN_END) || last->nops != 1 || last->op[0].kind != OPK_IMM ||
+	    !is_canonical(target))
+		return FLAGS_ARITH;
+	switch (last->mnemonic) {
+	case ZYDIS_MNEMONIC_JMP:
+	case ZYDIS_MNEMONIC_CALL:
+		return successor_reads(cpu, target, pages, nr_pages);
+	case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JNO: case ZYDIS_MNEMONIC_JB:
+	case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JZ: case ZYDIS_MNEMONIC_JNZ:
+	case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JNBE: case ZYDIS_MNEMONIC_JS:
+	case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JNP:
+	case ZYDIS_MNEMONIC_JL: case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JLE:
+	case ZYDIS_MNEMONIC_JNLE:
+		return successor_reads(cpu, target, pages, nr_pages) |
+		       successor_reads(cpu, end, pages + 2, nr_pages + 1);
+	default:
+		return FLAGS_ARITH;
 	}
 }
 
@@ -425,7 +497,9 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 	struct insn buf[BLOCK_MAX_INSNS];
 	uint32_t fl_rd[BLOCK_MAX_INSNS], fl_wr[BLOCK_MAX_INSNS], fl_kill[BLOCK_MAX_INSNS];
 	uint64_t pc = gva, first_page = gva & GUEST_PAGE_MASK, last_page;
-	uint32_t n = 0;
+	uint64_t succ_pages[4];
+	int nr_succ_pages[2] = { 0, 0 };
+	uint32_t n = 0, live_out;
 	struct block *b;
 
 	if (!page_executable(cpu, gva))
@@ -466,8 +540,9 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 		if ((pc & GUEST_PAGE_MASK) != first_page)
 			break;
 	}
-	specialise(buf, n, fl_rd, fl_wr, fl_kill);
 	buf[n - 1].flags |= INSN_LAST;
+	live_out = block_live_out(cpu, &buf[n - 1], pc, succ_pages, nr_succ_pages);
+	specialise(buf, n, fl_rd, fl_wr, fl_kill, live_out);
 	b = malloc(sizeof(*b) + n * sizeof(struct insn));
 	if (!b)
 		abort();
@@ -489,6 +564,21 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 	if (last_page != first_page) {
 		page_add(bc, last_page, b);
 		mem_protect_code_page(cpu->mem, last_page);
+	}
+	/* the flag liveness above assumed what the successors' code does: rewriting it must
+	 * drop this block too */
+	for (int k = 0; k < 4; k++) {
+		uint64_t p;
+		int dup = 0;
+		if (k % 2 >= nr_succ_pages[k / 2])
+			continue;
+		p = succ_pages[k];
+		for (int j = 0; j < k; j++)
+			dup |= j % 2 < nr_succ_pages[j / 2] && succ_pages[j] == p;
+		if (dup || p == first_page || p == last_page)
+			continue;
+		page_add(bc, p, b);
+		mem_protect_code_page(cpu->mem, p);
 	}
 	bc->nr_blocks++;
 	return b;

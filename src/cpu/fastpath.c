@@ -207,6 +207,39 @@ FN(rol32_nf) { uint32_t v = (uint32_t)R0; R0 = (uint32_t)((v << CNT) | (v >> (32
 FN(ror64_nf) { R0 = (R0 >> CNT) | (R0 << (64 - CNT)); }
 FN(ror32_nf) { uint32_t v = (uint32_t)R0; R0 = (uint32_t)((v >> CNT) | (v << (32 - CNT))); }
 
+enum form { F_NONE, F_RR, F_RI, F_RM, F_MR, F_MI };
+
+static int plain_gpr(const struct operand *o, unsigned size)
+{
+	return o->kind == OPK_GPR && !o->hi8 && o->size == size;
+}
+
+static enum form form_of(const struct insn *in, unsigned size)
+{
+	const struct operand *d = &in->op[0], *s = &in->op[1];
+	if (in->nops != 2 || (in->flags & INSN_LOCK))
+		return F_NONE;
+	if (plain_gpr(d, size)) {
+		if (plain_gpr(s, size))
+			return F_RR;
+		if (s->kind == OPK_IMM)
+			return F_RI;
+		if (s->kind == OPK_MEM && s->size == size)
+			return F_RM;
+	} else if (d->kind == OPK_MEM && d->size == size) {
+		if (plain_gpr(s, size))
+			return F_MR;
+		if (s->kind == OPK_IMM)
+			return F_MI;
+	}
+	return F_NONE;
+}
+
+static int size_index(unsigned size)
+{
+	return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
+}
+
 /* ---- control transfers with block chaining ------------------------------------------------ */
 /*
  * After a branch, continue straight into the target block when this vCPU's jump cache has it,
@@ -294,39 +327,170 @@ static insn_fn select_branch(const struct insn *in)
 }
 #undef TARGET
 
-/* ---- selection ---------------------------------------------------------------------------- */
-enum form { F_NONE, F_RR, F_RI, F_RM, F_MR, F_MI };
-
-static int plain_gpr(const struct operand *o, unsigned size)
+/* ---- flag-setting instruction + Jcc, fused ------------------------------------------------ */
+/*
+ * Used when the flags are dead after the Jcc (decode.c looked at both successors): the
+ * condition comes straight from the operands, SDM Vol. 1 Appendix B, and no flag is written.
+ * The Jcc (in + 1) is never dispatched; cur is moved onto it so the loop sees the block's end.
+ */
+static inline __attribute__((always_inline)) void fused_branch(struct vcpu *cpu,
+							       const struct insn *in, int taken)
 {
-	return o->kind == OPK_GPR && !o->hi8 && o->size == size;
+	const struct insn *j = in + 1;
+	cpu->cur = j;
+	cpu->rip = taken ? (uint64_t)j->op[0].disp : cpu->blk_gva + j->end_off;
+	chain(cpu);
 }
 
-static enum form form_of(const struct insn *in, unsigned size)
-{
-	const struct operand *d = &in->op[0], *s = &in->op[1];
-	if (in->nops != 2 || (in->flags & INSN_LOCK))
-		return F_NONE;
-	if (plain_gpr(d, size)) {
-		if (plain_gpr(s, size))
-			return F_RR;
-		if (s->kind == OPK_IMM)
-			return F_RI;
-		if (s->kind == OPK_MEM && s->size == size)
-			return F_RM;
-	} else if (d->kind == OPK_MEM && d->size == size) {
-		if (plain_gpr(s, size))
-			return F_MR;
-		if (s->kind == OPK_IMM)
-			return F_MI;
+#define SX(v, sz) sext(v, sz)
+#define CMPC_b(a, b, sz) ((a) < (b))
+#define CMPC_nb(a, b, sz) ((a) >= (b))
+#define CMPC_z(a, b, sz) ((a) == (b))
+#define CMPC_nz(a, b, sz) ((a) != (b))
+#define CMPC_be(a, b, sz) ((a) <= (b))
+#define CMPC_nbe(a, b, sz) ((a) > (b))
+#define CMPC_s(a, b, sz) ((((a) - (b)) & sign_bit(sz)) != 0)
+#define CMPC_ns(a, b, sz) ((((a) - (b)) & sign_bit(sz)) == 0)
+#define CMPC_l(a, b, sz) (SX(a, sz) < SX(b, sz))
+#define CMPC_nl(a, b, sz) (SX(a, sz) >= SX(b, sz))
+#define CMPC_le(a, b, sz) (SX(a, sz) <= SX(b, sz))
+#define CMPC_nle(a, b, sz) (SX(a, sz) > SX(b, sz))
+/* TEST: CF = OF = 0, so L is SF and LE is ZF|SF */
+#define TSTC_z(a, b, sz) (((a) & (b)) == 0)
+#define TSTC_nz(a, b, sz) (((a) & (b)) != 0)
+#define TSTC_s(a, b, sz) (((a) & (b) & sign_bit(sz)) != 0)
+#define TSTC_ns(a, b, sz) (((a) & (b) & sign_bit(sz)) == 0)
+#define TSTC_le(a, b, sz) (((a) & (b)) == 0 || ((a) & (b) & sign_bit(sz)) != 0)
+#define TSTC_nle(a, b, sz) (((a) & (b)) != 0 && ((a) & (b) & sign_bit(sz)) == 0)
+
+/* operands (a, b) per form, masked to the size */
+#define FA_rr(sz) (R0 & size_mask(sz))
+#define FB_rr(sz) (R1 & size_mask(sz))
+#define FA_ri(sz) (R0 & size_mask(sz))
+#define FB_ri(sz) (IMM1 & size_mask(sz))
+#define FA_rm(sz) (R0 & size_mask(sz))
+#define FB_rm(sz) mem_read_sz(cpu, EA1, sz)
+#define FA_mr(sz) mem_read_sz(cpu, EA0, sz)
+#define FB_mr(sz) (R1 & size_mask(sz))
+
+#define FUSED(kind, cc, sz, form)                                                               \
+	static void kind##_##cc##sz##_##form(struct vcpu *cpu, const struct insn *in)           \
+	{                                                                                       \
+		uint64_t a = FA_##form(sz), b = FB_##form(sz);                                  \
+		fused_branch(cpu, in, kind##C_##cc(a, b, sz));                                  \
 	}
-	return F_NONE;
+#define FUSED_FORMS(kind, cc, sz)                                                               \
+	FUSED(kind, cc, sz, rr) FUSED(kind, cc, sz, ri) FUSED(kind, cc, sz, rm) FUSED(kind, cc, sz, mr)
+#define FUSED_SIZES(kind, cc)                                                                   \
+	FUSED_FORMS(kind, cc, 1) FUSED_FORMS(kind, cc, 2) FUSED_FORMS(kind, cc, 4)              \
+	FUSED_FORMS(kind, cc, 8)
+#define FUSED_ROW(kind, cc, sz) { NULL, kind##_##cc##sz##_rr, kind##_##cc##sz##_ri,             \
+				  kind##_##cc##sz##_rm, kind##_##cc##sz##_mr, NULL }
+#define FUSED_CC(kind, cc)                                                                      \
+	{ FUSED_ROW(kind, cc, 1), FUSED_ROW(kind, cc, 2), FUSED_ROW(kind, cc, 4),               \
+	  FUSED_ROW(kind, cc, 8) }
+
+FUSED_SIZES(CMP, b) FUSED_SIZES(CMP, nb) FUSED_SIZES(CMP, z) FUSED_SIZES(CMP, nz)
+FUSED_SIZES(CMP, be) FUSED_SIZES(CMP, nbe) FUSED_SIZES(CMP, s) FUSED_SIZES(CMP, ns)
+FUSED_SIZES(CMP, l) FUSED_SIZES(CMP, nl) FUSED_SIZES(CMP, le) FUSED_SIZES(CMP, nle)
+FUSED_SIZES(TST, z) FUSED_SIZES(TST, nz) FUSED_SIZES(TST, s) FUSED_SIZES(TST, ns)
+FUSED_SIZES(TST, le) FUSED_SIZES(TST, nle)
+
+/* indexed by condition code (low nibble of the Jcc opcode), size, form */
+static const insn_fn cmp_fused[16][4][6] = {
+	[0x2] = FUSED_CC(CMP, b), [0x3] = FUSED_CC(CMP, nb), [0x4] = FUSED_CC(CMP, z),
+	[0x5] = FUSED_CC(CMP, nz), [0x6] = FUSED_CC(CMP, be), [0x7] = FUSED_CC(CMP, nbe),
+	[0x8] = FUSED_CC(CMP, s), [0x9] = FUSED_CC(CMP, ns), [0xc] = FUSED_CC(CMP, l),
+	[0xd] = FUSED_CC(CMP, nl), [0xe] = FUSED_CC(CMP, le), [0xf] = FUSED_CC(CMP, nle),
+};
+static const insn_fn test_fused[16][4][6] = {
+	[0x4] = FUSED_CC(TST, z), [0x5] = FUSED_CC(TST, nz), [0x8] = FUSED_CC(TST, s),
+	[0x9] = FUSED_CC(TST, ns), [0xe] = FUSED_CC(TST, le), [0xf] = FUSED_CC(TST, nle),
+};
+
+/* DEC/INC/ADD/SUB/AND r + JZ/JNZ: write the result, branch on it being zero */
+#define RES_dec(a, b) ((a) - 1)
+#define RES_inc(a, b) ((a) + 1)
+#define RES_add(a, b) ((a) + (b))
+#define RES_sub(a, b) ((a) - (b))
+#define RES_and(a, b) ((a) & (b))
+#define FUSED_RES(op, sz, form, B, zero)                                                       \
+	static void op##_##sz##form##_j##zero(struct vcpu *cpu, const struct insn *in)         \
+	{                                                                                       \
+		uint64_t r = RES_##op(R0, B) & size_mask(sz);                                    \
+		wr_sz(cpu, in, r, sz);                                                          \
+		fused_branch(cpu, in, (r == 0) == (#zero[0] == 'z'));                           \
+	}
+#define FUSED_RES_ALL(op, form, B)                                                             \
+	FUSED_RES(op, 4, form, B, z) FUSED_RES(op, 4, form, B, nz)                              \
+	FUSED_RES(op, 8, form, B, z) FUSED_RES(op, 8, form, B, nz)
+FUSED_RES_ALL(dec, r, 0)
+FUSED_RES_ALL(inc, r, 0)
+FUSED_RES_ALL(add, rr, R1)
+FUSED_RES_ALL(add, ri, IMM1)
+FUSED_RES_ALL(sub, rr, R1)
+FUSED_RES_ALL(sub, ri, IMM1)
+FUSED_RES_ALL(and, rr, R1)
+FUSED_RES_ALL(and, ri, IMM1)
+
+static insn_fn fused_res(const struct insn *in, unsigned size, int jz, enum form f)
+{
+#define PICK_RES(op, form)                                                                     \
+	return size == 8 ? (jz ? op##_8##form##_jz : op##_8##form##_jnz)                        \
+			 : (jz ? op##_4##form##_jz : op##_4##form##_jnz)
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_DEC:
+		if (in->nops == 1 && plain_gpr(&in->op[0], size))
+			PICK_RES(dec, r);
+		return NULL;
+	case ZYDIS_MNEMONIC_INC:
+		if (in->nops == 1 && plain_gpr(&in->op[0], size))
+			PICK_RES(inc, r);
+		return NULL;
+	case ZYDIS_MNEMONIC_ADD:
+		if (f == F_RR) PICK_RES(add, rr);
+		if (f == F_RI) PICK_RES(add, ri);
+		return NULL;
+	case ZYDIS_MNEMONIC_SUB:
+		if (f == F_RR) PICK_RES(sub, rr);
+		if (f == F_RI) PICK_RES(sub, ri);
+		return NULL;
+	case ZYDIS_MNEMONIC_AND:
+		if (f == F_RR) PICK_RES(and, rr);
+		if (f == F_RI) PICK_RES(and, ri);
+		return NULL;
+	default:
+		return NULL;
+	}
+#undef PICK_RES
 }
 
-static int size_index(unsigned size)
+insn_fn fastpath_select_fused(const struct insn *in, const struct insn *jcc)
 {
-	return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
+	unsigned size = in->opsize, cc;
+	enum form f;
+
+	if (!(jcc->flags & INSN_LAST) || select_branch(jcc) == NULL || jcc->nops != 1 ||
+	    jcc->mnemonic == ZYDIS_MNEMONIC_JMP || jcc->mnemonic == ZYDIS_MNEMONIC_CALL ||
+	    (in->flags & (INSN_LOCK | INSN_END)))
+		return NULL;
+	if (size != 1 && size != 2 && size != 4 && size != 8)
+		return NULL;
+	cc = jcc->opcode & 0xf;
+	f = form_of(in, size);
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_CMP:
+		return f == F_NONE || f == F_MI ? NULL : cmp_fused[cc][size_index(size)][f];
+	case ZYDIS_MNEMONIC_TEST:
+		return f == F_NONE || f == F_MI ? NULL : test_fused[cc][size_index(size)][f];
+	default:
+		if ((size != 4 && size != 8) || (cc != 4 && cc != 5))
+			return NULL;
+		return fused_res(in, size, cc == 4, f);
+	}
 }
+
+/* ---- selection ---------------------------------------------------------------------------- */
 
 insn_fn fastpath_select(const struct insn *in, int flags_dead)
 {
