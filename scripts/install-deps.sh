@@ -2,7 +2,7 @@
 # Installs the Debian packages Omnivisor needs to build, test and benchmark.
 # Called by `make`; says what it installs; does nothing when all are present.
 set -eu
-PKGS="gcc make binutils libzydis-dev libcmocka-dev bzip2 xz-utils python3"
+PKGS="gcc make binutils libzydis-dev libcmocka-dev bzip2 xz-utils python3 clang-14 libclang-rt-14-dev"
 [ "${1:-}" = "--bench" ] && PKGS="$PKGS qemu-user busybox-static"
 missing=""
 for p in $PKGS; do

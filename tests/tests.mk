@@ -9,6 +9,8 @@
 #        ITERS=N SEED=S ITER=I     iterations per form, random seed, a single iteration
 #        DIFFTEST_FLAGS=...        any other difftest option (see tests/cpu/cases/README.md)
 #   make test-user                 user-mode program tests (tests/user/user.mk)
+#   make test-robust               hostile input under ASan+UBSan (tests/robust/robust.mk)
+#   make test-fuzz                 libFuzzer targets, briefly (tests/fuzz/fuzz.mk)
 #
 # Outputs go under $(BUILD)/tests (unit) and $(ODIR)/tests/cpu (difftest, per MODE).
 
@@ -83,3 +85,6 @@ $(DIFFTEST): $(CPU_TEST_DIR)/difftest.o $(CASE_OBJS) $(LIB_OBJS)
 # ------------------------------------------------------------------------------------------
 # User-mode program tests (their own helper's file; defines test-user).
 -include tests/user/user.mk
+# Robustness (sanitizers on hostile input) and fuzzing tiers: test-robust, test-fuzz, fuzz.
+-include tests/robust/robust.mk
+-include tests/fuzz/fuzz.mk
