@@ -93,6 +93,15 @@ void mem_install_fault_handler(void);
 struct vcpu;
 void mem_set_current_vcpu(struct vcpu *cpu);
 
+/*
+ * mem_for_each_vma - call @fn for every guest mapping in address order, with its range [start,
+ * end) in bytes, guest protection and MAP_* flags, under the memory lock (@fn must not call
+ * back into mem_*). Used to emulate /proc/self/maps.
+ */
+void mem_for_each_vma(struct guest_mem *mem,
+		      void (*fn)(uint64_t start, uint64_t end, int prot, int flags, void *opaque),
+		      void *opaque);
+
 /* mem_fork_child - fix up locks after fork(2) in the child. */
 void mem_fork_child(struct guest_mem *mem);
 

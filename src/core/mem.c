@@ -592,6 +592,17 @@ bool mem_check_range(struct guest_mem *mem, uint64_t gva, uint64_t len, int prot
 	return ok;
 }
 
+void mem_for_each_vma(struct guest_mem *mem,
+		      void (*fn)(uint64_t start, uint64_t end, int prot, int flags, void *opaque),
+		      void *opaque)
+{
+	pthread_mutex_lock(&mem->lock);
+	for (size_t i = 0; i < mem->nr_vmas; i++)
+		fn(mem->vmas[i].start, mem->vmas[i].end, mem->vmas[i].prot, mem->vmas[i].flags,
+		   opaque);
+	pthread_mutex_unlock(&mem->lock);
+}
+
 void mem_fork_child(struct guest_mem *mem)
 {
 	pthread_mutex_init(&mem->lock, NULL);

@@ -173,6 +173,49 @@ const char *user_fix_path(const char *path)
 	return path;
 }
 
+/* ---- /proc/self/maps: the guest's mappings, not the runner's ------------------------------ */
+
+static void maps_line(uint64_t start, uint64_t end, int prot, int flags, void *opaque)
+{
+	dprintf(*(int *)opaque, "%08llx-%08llx %c%c%c%c 00000000 00:00 0\n",
+		(unsigned long long)start, (unsigned long long)end,
+		prot & GPROT_READ ? 'r' : '-', prot & GPROT_WRITE ? 'w' : '-',
+		prot & GPROT_EXEC ? 'x' : '-', flags & MAP_SHARED ? 's' : 'p');
+}
+
+static bool is_self_maps(const char *path)
+{
+	char buf[64];
+	if (!strcmp(path, "/proc/self/maps") || !strcmp(path, "/proc/thread-self/maps"))
+		return true;
+	snprintf(buf, sizeof(buf), "/proc/%d/maps", (int)getpid());
+	return !strcmp(path, buf);
+}
+
+/*
+ * Opening /proc/self/maps gives a read-only snapshot of the guest's address space (what glibc's
+ * pthread_getattr_np and sanitizers parse), so the runner's layout is never shown. Returns the
+ * fd, -errno, or 0 if @path is not the maps file.
+ */
+static long open_self_maps(const char *path, long flags)
+{
+	int fd;
+	if (!path || !is_self_maps(path))
+		return 0;
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		return -EACCES;
+	fd = memfd_create("maps", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	mem_for_each_vma(user_proc.mem, maps_line, &fd);
+	lseek(fd, 0, SEEK_SET);
+	if (!(flags & O_CLOEXEC)) {
+		int fl = fcntl(fd, F_GETFD);
+		fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+	}
+	return fd;
+}
+
 /* Translate a guest iovec array into @hiov. Returns 0 or -errno. */
 static long iov_translate(struct user_thread *t, uint64_t giov, long cnt, struct iovec *hiov,
 			  int prot)
@@ -729,13 +772,17 @@ void syscall_handle(struct user_thread *t)
 		break;
 	}
 	case SYS_open:
-		ret = H(SYS_openat, AT_FDCWD, L(PATHP(a[0])), L(a[1]), L(a[2]), 0, 0);
+		ret = open_self_maps(STR(a[0]), (long)a[1]);
+		if (!ret)
+			ret = H(SYS_openat, AT_FDCWD, L(PATHP(a[0])), L(a[1]), L(a[2]), 0, 0);
 		break;
 	case SYS_creat:
 		ret = H(nr, L(PATHP(a[0])), L(a[1]), 0, 0, 0, 0);
 		break;
 	case SYS_openat:
-		ret = H(nr, L(a[0]), L(PATHP(a[1])), L(a[2]), L(a[3]), 0, 0);
+		ret = open_self_maps(STR(a[1]), (long)a[2]);
+		if (!ret)
+			ret = H(nr, L(a[0]), L(PATHP(a[1])), L(a[2]), L(a[3]), 0, 0);
 		break;
 	case SYS_openat2:
 		ret = H(nr, L(a[0]), L(PATHP(a[1])), L(PTR(a[2], a[3], R)), L(a[3]), 0, 0);
