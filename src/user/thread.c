@@ -109,6 +109,7 @@ void thread_exit(struct user_thread *t, int status)
 struct thread_start {
 	struct user_thread *t;
 	uint64_t flags, ptid, ctid;
+	int tid; /* set by the new thread: it may exit and free t before the creator wakes */
 	sem_t started;
 };
 
@@ -131,6 +132,7 @@ static void *thread_main(void *arg)
 		if (p)
 			*p = (uint32_t)t->tid;
 	}
+	s->tid = t->tid;
 	sem_post(&s->started); /* s is gone after this */
 	signal_set_host_mask(t->sigmask);
 	{
@@ -212,7 +214,7 @@ static long clone_thread(struct user_thread *t, uint64_t flags, uint64_t stack, 
 	while (sem_wait(&s.started) && errno == EINTR)
 		;
 	sem_destroy(&s.started);
-	return n->tid;
+	return s.tid; /* not n->tid: n is freed if the thread has already exited */
 }
 
 /* After fork(2) in the child: we are the only thread. */
