@@ -188,7 +188,13 @@ int elf_load(struct guest_mem *mem, int fd, uint64_t dyn_base, struct elf_image 
 		}
 		mem_prepare_write(mem, start, end - start);
 		if (p->p_filesz) {
-			r = read_full(fd, base + p->p_vaddr + bias, p->p_filesz, (off_t)p->p_offset);
+			/* form the host pointer from the GVA only: base + p_vaddr alone may lie
+			 * far outside the window (ET_DYN vaddrs are rebased by a wrapping bias) */
+			uint64_t gva = p->p_vaddr + bias;
+
+			if (gva < start || gva > limit || limit - gva < p->p_filesz)
+				return fail(err, errlen, ENOEXEC, "bad PT_LOAD segment");
+			r = read_full(fd, base + gva, p->p_filesz, (off_t)p->p_offset);
 			if (r < 0)
 				return fail(err, errlen, -r, "cannot read segment");
 		}
