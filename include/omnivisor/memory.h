@@ -61,6 +61,10 @@ void mem_set_brk_base(struct guest_mem *mem, uint64_t gva);
 /* mem_prot - guest protection of the page holding @gva, or -1 if unmapped. */
 int mem_prot(struct guest_mem *mem, uint64_t gva);
 
+/* mem_is_shared - true if the page holding @gva belongs to a MAP_SHARED mapping (its bytes may
+ * change through another mapping of the same file or memfd, which no write trap here sees). */
+bool mem_is_shared(struct guest_mem *mem, uint64_t gva);
+
 /*
  * mem_check_range - true if every page of [gva, gva+len) is mapped with all of @prot.
  * Used to validate pointers before the host kernel or the runner dereferences them.

@@ -411,14 +411,22 @@ out:
 	return at;
 }
 
+/* Linux's user address space (TASK_SIZE_MAX, 47 bits): above it munmap & co. say -EINVAL;
+ * between the window's end and it, nothing is mapped. */
+#define LINUX_TASK_SIZE 0x7ffffffff000ULL
+
 int mem_unmap(struct guest_mem *mem, uint64_t gva, uint64_t len)
 {
 	int r;
 	if ((gva & ~GUEST_PAGE_MASK) || !len)
 		return -EINVAL;
 	len = page_up(len);
-	if (gva >= mem->limit || mem->limit - gva < len)
+	if (!len || gva > LINUX_TASK_SIZE || LINUX_TASK_SIZE - gva < len)
 		return -EINVAL;
+	if (gva >= mem->limit)
+		return 0; /* valid user addresses, nothing mapped there */
+	if (mem->limit - gva < len)
+		len = mem->limit - gva;
 	range_changed(mem, gva, gva + len);
 	pthread_mutex_lock(&mem->lock);
 	r = reserve(mem, gva, len);
@@ -467,6 +475,7 @@ int64_t mem_remap(struct guest_mem *mem, uint64_t old_gva, uint64_t old_len, uin
 	int64_t at;
 	void *p;
 
+	/* argument checks in the order Linux's mremap makes them (mm/mremap.c) */
 	if ((old_gva & ~GUEST_PAGE_MASK) || !new_len)
 		return -EINVAL;
 	if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED))
@@ -475,6 +484,11 @@ int64_t mem_remap(struct guest_mem *mem, uint64_t old_gva, uint64_t old_len, uin
 		return -EINVAL;
 	old_len = page_up(old_len);
 	new_len = page_up(new_len);
+	if (!new_len || new_len > LINUX_TASK_SIZE)
+		return -EINVAL;
+	if ((flags & MREMAP_FIXED) &&
+	    ((new_gva & ~GUEST_PAGE_MASK) || new_gva > LINUX_TASK_SIZE - new_len))
+		return -EINVAL;
 	if (!old_len || old_gva >= mem->limit || mem->limit - old_gva < old_len)
 		return -EFAULT;
 	if (!(flags & MREMAP_FIXED) && new_len <= old_len) {
@@ -577,6 +591,17 @@ int mem_prot(struct guest_mem *mem, uint64_t gva)
 	prot = v ? v->prot : -1;
 	pthread_mutex_unlock(&mem->lock);
 	return prot;
+}
+
+bool mem_is_shared(struct guest_mem *mem, uint64_t gva)
+{
+	struct vma *v;
+	bool shared;
+	pthread_mutex_lock(&mem->lock);
+	v = vma_find(mem, gva);
+	shared = v && (v->flags & MAP_SHARED);
+	pthread_mutex_unlock(&mem->lock);
+	return shared;
 }
 
 bool mem_check_range(struct guest_mem *mem, uint64_t gva, uint64_t len, int prot)

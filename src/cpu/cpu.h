@@ -83,6 +83,9 @@ struct block {
 	struct block *page_next; /* blocks touching the same first page */
 	volatile int valid;
 	uint32_t nr;
+	/* Decoded from a MAP_SHARED mapping: another mapping of the same memory can change the
+	 * bytes without a write trap, so they are compared with this copy before each run. */
+	const uint8_t *shared_copy;
 	struct insn insns[];
 };
 
@@ -388,6 +391,9 @@ insn_fn fastpath_select_fused(const struct insn *in, const struct insn *jcc);
 
 /* Decoder/cache (decode.c) */
 void block_cache_unlock_after_fault(struct vcpu *cpu);
+/* block_stale - @b (from a shared mapping) no longer matches guest memory: it has been
+ * invalidated; look the address up again. */
+bool block_stale(struct vcpu *cpu, struct block *b);
 struct block *block_lookup(struct vcpu *cpu, uint64_t gva);
 void block_cache_invalidate_page(struct block_cache *bc, uint64_t page_gva);
 /* Decode one instruction at @gva into @out for tests/traces. 0 or -errno. */

@@ -443,7 +443,7 @@ static uint32_t successor_reads(struct vcpu *cpu, uint64_t gva, uint64_t *pages,
 		uint32_t rd, wr, kl;
 		uint8_t bytes[16];
 
-		if (!page_executable(cpu, gva))
+		if (!page_executable(cpu, gva) || mem_is_shared(cpu->mem, gva))
 			return FLAGS_ARITH;
 		if (*nr_pages == 0 || pages[*nr_pages - 1] != page) {
 			if (*nr_pages == 2)
@@ -556,6 +556,14 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 	memcpy(b->insns, buf, n * sizeof(struct insn));
 	b->valid = 1;
 	b->page_next = NULL;
+	b->shared_copy = NULL;
+	if (mem_is_shared(cpu->mem, gva) || mem_is_shared(cpu->mem, b->end - 1)) {
+		uint8_t *copy = malloc(b->end - gva);
+		if (!copy)
+			abort();
+		memcpy(copy, cpu->mem_base + gva, b->end - gva);
+		b->shared_copy = copy;
+	}
 	last_page = (b->end - 1) & GUEST_PAGE_MASK;
 	b->hash_next = bc->hash[hash_gva(gva)];
 	bc->hash[hash_gva(gva)] = b;
@@ -601,6 +609,15 @@ struct block *block_lookup(struct vcpu *cpu, uint64_t gva)
 	}
 	pthread_mutex_unlock(&bc->lock);
 	return b;
+}
+
+bool block_stale(struct vcpu *cpu, struct block *b)
+{
+	if (!memcmp(b->shared_copy, cpu->mem_base + b->gva, b->end - b->gva))
+		return false;
+	block_cache_invalidate_page(cpu->cache, b->gva & GUEST_PAGE_MASK);
+	block_cache_invalidate_page(cpu->cache, (b->end - 1) & GUEST_PAGE_MASK);
+	return true;
 }
 
 void block_cache_unlock_after_fault(struct vcpu *cpu)

@@ -47,10 +47,39 @@ void cpu_raise(struct vcpu *cpu, int vector, uint32_t error, uint64_t addr)
 	longjmp(cpu->unwind, VCPU_EXIT_EXCEPTION);
 }
 
+/*
+ * Is the non-canonical @gva a stack reference of the current instruction? Those raise #SS(0),
+ * other memory references #GP(0) (SDM Vol. 3A 6.15, "Interrupt 12" and "Interrupt 13": a
+ * non-canonical address in a reference using RSP or RBP as base, or an implicit stack access).
+ */
+static bool stack_reference(const struct vcpu *cpu, uint64_t gva)
+{
+	const struct insn *in = cpu->cur;
+	if (!in)
+		return false;
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_PUSH: case ZYDIS_MNEMONIC_POP: case ZYDIS_MNEMONIC_PUSHFQ:
+	case ZYDIS_MNEMONIC_POPFQ: case ZYDIS_MNEMONIC_PUSHF: case ZYDIS_MNEMONIC_POPF:
+	case ZYDIS_MNEMONIC_CALL: case ZYDIS_MNEMONIC_RET: case ZYDIS_MNEMONIC_ENTER:
+	case ZYDIS_MNEMONIC_LEAVE:
+		/* the implicit stack access is at RSP (ENTER/LEAVE: RBP) give or take a frame */
+		if (gva - cpu->gpr[R_RSP] + 64 < 128 || gva - cpu->gpr[R_RBP] + 64 < 128)
+			return true;
+		break;
+	default:
+		break;
+	}
+	for (unsigned i = 0; i < in->nops; i++)
+		if (in->op[i].kind == OPK_MEM &&
+		    (in->op[i].base == R_RSP || in->op[i].base == R_RBP))
+			return true;
+	return false;
+}
+
 void cpu_bad_address(struct vcpu *cpu, uint64_t gva, int write)
 {
 	if (!is_canonical(gva))
-		cpu_raise(cpu, EXC_GP, 0, 0);
+		cpu_raise(cpu, stack_reference(cpu, gva) ? EXC_SS : EXC_GP, 0, 0);
 	cpu_raise(cpu, EXC_PF, PFEC_U | (write ? PFEC_W : 0), gva);
 }
 
@@ -95,7 +124,8 @@ static __attribute__((noinline)) int run_loop(struct vcpu *cpu)
 		}
 		slot = &cpu->jcache[jcache_index(cpu->rip)];
 		b = *slot;
-		if (unlikely(!b || b->gva != cpu->rip || !b->valid)) {
+		if (unlikely(!b || b->gva != cpu->rip || !b->valid ||
+			     (b->shared_copy && block_stale(cpu, b)))) {
 			cpu->cur = NULL;
 			b = block_lookup(cpu, cpu->rip);
 			*slot = b;
