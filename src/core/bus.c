@@ -141,7 +141,7 @@ void bus_reclaim(struct bus *bus)
 }
 
 /* Index of the first entry whose base is > @addr (so the candidate owner is the one before). */
-static size_t upper_bound(const struct bus_table *t, uint64_t addr)
+static inline size_t upper_bound(const struct bus_table *t, uint64_t addr)
 {
 	size_t lo = 0, hi = t->nr;
 	while (lo < hi) {
@@ -154,21 +154,11 @@ static size_t upper_bound(const struct bus_table *t, uint64_t addr)
 	return lo;
 }
 
-/* The entry containing @addr, or NULL. Hot path: dispatch. */
+/* The entry containing @addr, or NULL. */
 static inline const struct bus_entry *lookup(const struct bus_table *t, uint64_t addr)
 {
-	size_t lo = 0, hi = t->nr;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct bus_entry *e = &t->e[mid];
-		if (addr < e->base)
-			hi = mid;
-		else if (addr > e->last)
-			lo = mid + 1;
-		else
-			return e;
-	}
-	return NULL;
+	size_t idx = upper_bound(t, addr);
+	return idx > 0 && t->e[idx - 1].last >= addr ? &t->e[idx - 1] : NULL;
 }
 
 /* Publish @nt for @as, retiring the old table. Called with bus->lock held. */
@@ -317,15 +307,16 @@ static int split_access(struct bus_as *as, const struct bus_table *t, uint64_t a
 	return status;
 }
 
-/* True if no byte of [@addr, @addr + @len) belongs to a device and all are inside the space. */
-static bool hole_covers(const struct bus_as *as, const struct bus_table *t, uint64_t addr,
-			unsigned len)
+/*
+ * True if no byte of [@addr, @addr + @len) belongs to a device and all are inside the space.
+ * @idx: upper_bound(t, addr), and no device holds @addr, so only the device at @idx (the first
+ * above @addr) can start inside the access.
+ */
+static bool hole_covers(const struct bus_as *as, const struct bus_table *t, size_t idx,
+			uint64_t addr, unsigned len)
 {
-	size_t idx;
 	if (addr > as->limit || len - 1 > as->limit - addr)
 		return false;
-	/* no device holds @addr: only the first device above it can start inside the access */
-	idx = upper_bound(t, addr);
 	return idx == t->nr || t->e[idx].base > addr + (len - 1);
 }
 
@@ -337,6 +328,7 @@ static inline int dispatch(struct bus *bus, enum bus_space space, uint64_t addr,
 	const struct bus_entry *e;
 	struct bus_dev *dev = NULL;
 	int status = 0;
+	size_t idx;
 
 	if ((unsigned)space >= BUS_NR_SPACES)
 		return -EINVAL;
@@ -344,7 +336,8 @@ static inline int dispatch(struct bus *bus, enum bus_space space, uint64_t addr,
 	if (len == 0 || len > as->max_len || (space == BUS_PIO && len == 3))
 		return -EINVAL;
 	t = atomic_load_explicit(&as->table, memory_order_acquire);
-	e = lookup(t, addr);
+	idx = upper_bound(t, addr); /* one binary search serves both outcomes */
+	e = idx > 0 && t->e[idx - 1].last >= addr ? &t->e[idx - 1] : NULL;
 	/* fast path: one device holds the whole access and the length is a power of two */
 	if (e && len - 1 <= e->last - addr && !(len & (len - 1))) {
 		dev = e->dev;
@@ -352,7 +345,7 @@ static inline int dispatch(struct bus *bus, enum bus_space space, uint64_t addr,
 			dev_write(dev, addr - e->base, data, len);
 		else
 			dev_read(dev, addr - e->base, data, len);
-	} else if (!e && hole_covers(as, t, addr, len)) {
+	} else if (!e && hole_covers(as, t, idx, addr, len)) {
 		status = BUS_UNASSIGNED;
 		if (!write)
 			memset(data, 0xff, len);
