@@ -117,29 +117,56 @@ void *guest_ptr(struct user_thread *t, uint64_t gva, uint64_t len, int prot)
 }
 
 /*
- * For calls where the kernel writes at most @len bytes into a buffer (read, recv, ...): the
- * mapped writable prefix of [gva, gva+len), so a generous length over a smaller buffer works
- * as natively (the kernel only faults on bytes it actually copies). Sets *@len to the prefix.
+ * Linux's access_ok() on x86-64 (arch/x86/include/asm/uaccess_64.h): a user range is valid if
+ * it does not wrap and ends at or below TASK_SIZE_MAX (4-level paging). read(2), write(2),
+ * getdents64(2), recv(2) and the iovec import check the whole range with it before any data
+ * moves, so read(fd, buf, -1) is -EFAULT and consumes nothing, while a range that passes but
+ * is not all mapped (our window is smaller than Linux's user space) only faults where the copy
+ * reaches it.
  */
-static void *guest_out_buf(struct user_thread *t, uint64_t gva, uint64_t *len)
+#define LINUX_TASK_SIZE_MAX 0x7ffffffff000ULL
+
+static bool linux_access_ok(uint64_t gva, uint64_t len)
+{
+	return gva <= LINUX_TASK_SIZE_MAX && len <= LINUX_TASK_SIZE_MAX - gva;
+}
+
+/*
+ * The accessible (@prot) prefix of [gva, gva+len): the kernel's copy stops at the first page
+ * it cannot access. Sets *@len to the prefix; NULL if it is empty (and len was not 0).
+ */
+static void *guest_prefix(struct user_thread *t, uint64_t gva, uint64_t *len, int prot)
 {
 	struct guest_mem *mem = t->proc->mem;
 	uint64_t at, end;
 
-	if (!*len || mem_check_range(mem, gva, *len, GPROT_WRITE))
-		return guest_ptr(t, gva, *len, GPROT_WRITE);
+	if (!*len || mem_check_range(mem, gva, *len, prot))
+		return guest_ptr(t, gva, *len, prot);
 	if (gva >= mem_limit(mem))
 		return NULL;
 	end = mem_limit(mem) - gva < *len ? mem_limit(mem) : gva + *len;
 	for (at = gva; at < end; at = (at & GUEST_PAGE_MASK) + GUEST_PAGE_SIZE)
-		if (!mem_check_range(mem, at, 1, GPROT_WRITE))
+		if (!mem_check_range(mem, at, 1, prot))
 			break;
 	if (at > end)
 		at = end;
 	if (at == gva)
 		return NULL;
 	*len = at - gva;
-	return guest_ptr(t, gva, *len, GPROT_WRITE);
+	return guest_ptr(t, gva, *len, prot);
+}
+
+/*
+ * For calls where the kernel writes at most @len bytes into a buffer (read, recv, ...): NULL
+ * (-EFAULT) if the range fails access_ok, else the mapped writable prefix of [gva, gva+len),
+ * so a generous length over a smaller buffer works as natively (the kernel only faults on
+ * bytes it actually copies). Sets *@len to the prefix.
+ */
+static void *guest_out_buf(struct user_thread *t, uint64_t gva, uint64_t *len)
+{
+	if (!linux_access_ok(gva, *len))
+		return NULL;
+	return guest_prefix(t, gva, len, GPROT_WRITE);
 }
 
 const char *guest_str(struct user_thread *t, uint64_t gva, size_t max)
@@ -216,25 +243,47 @@ static long open_self_maps(const char *path, long flags)
 	return fd;
 }
 
-/* Translate a guest iovec array into @hiov. Returns 0 or -errno. */
-static long iov_translate(struct user_thread *t, uint64_t giov, long cnt, struct iovec *hiov,
-			  int prot)
+/*
+ * Translate a guest iovec array into @hiov, checking it in the kernel's order (lib/iov_iter.c
+ * iovec_from_user, __import_iovec): a count over UIO_MAXIOV is -EINVAL, an unreadable array
+ * -EFAULT, a negative length anywhere -EINVAL, then a buffer failing access_ok -EFAULT.
+ * With @partial (readv/preadv: the kernel copies into the buffers in order and returns the
+ * bytes done when the copy faults), a buffer that is not all accessible ends the vector at its
+ * accessible prefix and *@cnt is lowered; -EFAULT only if no byte at all can be transferred.
+ * Without it every buffer must be wholly accessible. Returns 0 or -errno.
+ */
+static long iov_translate(struct user_thread *t, uint64_t giov, long *cnt, struct iovec *hiov,
+			  int prot, bool partial)
 {
 	const struct iovec *g;
+	long n = *cnt;
+	uint64_t done = 0;
 
-	if (cnt < 0 || cnt > IOV_MAX)
+	if (n < 0 || n > IOV_MAX)
 		return -EINVAL;
-	g = guest_ptr(t, giov, (uint64_t)cnt * sizeof(*g), R);
+	g = guest_ptr(t, giov, (uint64_t)n * sizeof(*g), R);
 	if (!g)
 		return -EFAULT;
-	for (long i = 0; i < cnt; i++) {
-		uint64_t b = (uint64_t)g[i].iov_base, l = g[i].iov_len;
-		if ((int64_t)l < 0)
+	for (long i = 0; i < n; i++)
+		if ((int64_t)g[i].iov_len < 0)
 			return -EINVAL;
-		hiov[i].iov_base = guest_ptr(t, b, l, prot);
-		hiov[i].iov_len = l;
-		if (!hiov[i].iov_base)
+	for (long i = 0; i < n; i++)
+		if (!linux_access_ok((uint64_t)g[i].iov_base, g[i].iov_len))
 			return -EFAULT;
+	for (long i = 0; i < n; i++) {
+		uint64_t b = (uint64_t)g[i].iov_base, l = g[i].iov_len, ok = l;
+
+		hiov[i].iov_base = partial ? guest_prefix(t, b, &ok, prot) : guest_ptr(t, b, l, prot);
+		if (!hiov[i].iov_base)
+			ok = 0;
+		hiov[i].iov_len = ok;
+		if (ok < l) {
+			if (!partial || done + ok == 0)
+				return -EFAULT;
+			*cnt = ok ? i + 1 : i;
+			return 0;
+		}
+		done += l;
 	}
 	return 0;
 }
@@ -244,7 +293,7 @@ static long msg_translate(struct user_thread *t, uint64_t gmsg, struct msghdr *h
 			  struct iovec *hiov, int prot, struct msghdr **gm)
 {
 	struct msghdr *g = guest_ptr(t, gmsg, sizeof(*g), R | prot);
-	long r;
+	long r, cnt;
 
 	if (!g)
 		return -EFAULT;
@@ -263,7 +312,10 @@ static long msg_translate(struct user_thread *t, uint64_t gmsg, struct msghdr *h
 		if (!h->msg_control)
 			return -EFAULT;
 	}
-	r = iov_translate(t, (uint64_t)g->msg_iov, (long)g->msg_iovlen, hiov, prot ? prot : R);
+	if (g->msg_iovlen > IOV_MAX)
+		return -EMSGSIZE; /* net/socket.c __copy_msghdr */
+	cnt = (long)g->msg_iovlen;
+	r = iov_translate(t, (uint64_t)g->msg_iov, &cnt, hiov, prot ? prot : R, false);
 	if (r < 0)
 		return r;
 	h->msg_iov = hiov;
@@ -427,14 +479,19 @@ static long do_fcntl(struct user_thread *t, long fd, long cmd, uint64_t arg)
 	return guest_syscall6(SYS_fcntl, fd, cmd, (long)p, 0, 0, 0);
 }
 
+/*
+ * Linux's order (kernel/futex/syscalls.c, core.c get_futex_key): the timeout is copied first
+ * (-EFAULT), then each futex address must be 4-byte aligned (-EINVAL) before it is accessed
+ * (-EFAULT). A misaligned address the guest cannot reach is passed to the host as the low
+ * address with the same misalignment, so the host answers -EINVAL (or -ENOSYS for a bad
+ * operation) as Linux does.
+ */
 static long do_futex(struct user_thread *t, uint64_t uaddr, long op, long val, uint64_t ts,
 		     uint64_t uaddr2, long val3)
 {
 	int cmd = (int)(op & FUTEX_CMD_MASK);
-	void *u = guest_ptr(t, uaddr, 4, R), *u2 = NULL, *tp = (void *)ts;
+	void *u, *u2 = NULL, *tp = (void *)ts;
 
-	if (!u)
-		return -EFAULT;
 	switch (cmd) {
 	case FUTEX_WAIT: case FUTEX_WAIT_BITSET: case FUTEX_LOCK_PI: case FUTEX_LOCK_PI2:
 	case FUTEX_WAIT_REQUEUE_PI:
@@ -447,9 +504,19 @@ static long do_futex(struct user_thread *t, uint64_t uaddr, long op, long val, u
 	default:
 		break; /* the timeout argument is an integer (val2) or unused */
 	}
+	u = guest_ptr(t, uaddr, 4, R);
+	if (uaddr & 3) /* the host stops at uaddr (get_futex_key) before it looks at uaddr2 */
+		return guest_syscall6(SYS_futex, (long)(u ? u : (void *)(uintptr_t)(uaddr & 3)), op,
+				      val, (long)tp, 0, val3);
+	if (!u)
+		return -EFAULT;
 	switch (cmd) {
 	case FUTEX_REQUEUE: case FUTEX_CMP_REQUEUE: case FUTEX_WAKE_OP:
 	case FUTEX_WAIT_REQUEUE_PI: case FUTEX_CMP_REQUEUE_PI:
+		if (uaddr2 & 3) {
+			u2 = (void *)(uintptr_t)(uaddr2 & 3);
+			break;
+		}
 		u2 = guest_ptr(t, uaddr2, 4, R);
 		if (!u2)
 			return -EFAULT;
@@ -460,30 +527,62 @@ static long do_futex(struct user_thread *t, uint64_t uaddr, long op, long val, u
 	if (cmd == FUTEX_WAKE_OP || cmd == FUTEX_LOCK_PI || cmd == FUTEX_UNLOCK_PI ||
 	    cmd == FUTEX_TRYLOCK_PI || cmd == FUTEX_LOCK_PI2)
 		mem_prepare_write(t->proc->mem, uaddr, 4);
-	if (cmd == FUTEX_WAKE_OP)
+	if (cmd == FUTEX_WAKE_OP && !(uaddr2 & 3))
 		mem_prepare_write(t->proc->mem, uaddr2, 4);
 	return guest_syscall6(SYS_futex, (long)u, op, val, (long)tp, (long)u2, val3);
 }
 
+/*
+ * Linux copies only the link's bytes (fs/namei.c readlink_copy: at most @size), so only those
+ * must be writable: readlink(path, buf, huge) works when the link fits.
+ */
 static long do_readlink(struct user_thread *t, long dirfd, const char *path, uint64_t buf,
 			long size)
 {
 	const char *fixed = user_fix_path(path);
+	char tmp[PATH_MAX];
+	long n;
 	char *b;
 
 	if (size <= 0)
 		return -EINVAL;
-	b = guest_ptr(t, buf, (uint64_t)size, W);
+	if (fixed != path) {
+		n = (long)strlen(fixed);
+		if (n > size)
+			n = size;
+		memcpy(tmp, fixed, (size_t)n);
+	} else {
+		n = guest_syscall6(SYS_readlinkat, dirfd, (long)path, (long)tmp,
+				   size < PATH_MAX ? size : PATH_MAX, 0, 0);
+		if (n < 0)
+			return n;
+	}
+	b = guest_ptr(t, buf, (uint64_t)n, W);
 	if (!b)
 		return -EFAULT;
-	if (fixed != path) {
-		size_t n = strlen(fixed);
-		if (n > (size_t)size)
-			n = (size_t)size;
-		memcpy(b, fixed, n);
-		return (long)n;
-	}
-	return guest_syscall6(SYS_readlinkat, dirfd, (long)path, (long)b, size, 0, 0);
+	memcpy(b, tmp, (size_t)n);
+	return n;
+}
+
+/*
+ * Linux (fs/d_path.c getcwd) builds the path, fails with -ERANGE if it does not fit in @size,
+ * then copies strlen + 1 bytes: only those must be writable, so getcwd(buf, huge) works.
+ */
+static long do_getcwd(struct user_thread *t, uint64_t buf, uint64_t size)
+{
+	char tmp[PATH_MAX];
+	long n = guest_syscall6(SYS_getcwd, (long)tmp, sizeof(tmp), 0, 0, 0, 0);
+	char *b;
+
+	if (n < 0)
+		return n;
+	if ((uint64_t)n > size)
+		return -ERANGE;
+	b = guest_ptr(t, buf, (uint64_t)n, W);
+	if (!b)
+		return -EFAULT;
+	memcpy(b, tmp, (size_t)n);
+	return n;
 }
 
 static long do_arch_prctl(struct user_thread *t, long code, uint64_t addr)
@@ -765,10 +864,11 @@ void syscall_handle(struct user_thread *t)
 	case SYS_readv: case SYS_preadv: case SYS_preadv2:
 	case SYS_writev: case SYS_pwritev: case SYS_pwritev2: {
 		int prot = (nr == SYS_readv || nr == SYS_preadv || nr == SYS_preadv2) ? W : R;
-		ret = iov_translate(t, a[1], (long)a[2], iov, prot);
+		long cnt = (long)a[2];
+		ret = iov_translate(t, a[1], &cnt, iov, prot, prot == W);
 		if (ret < 0)
 			break;
-		ret = H(nr, L(a[0]), L(iov), L(a[2]), L(a[3]), L(a[4]), L(a[5]));
+		ret = H(nr, L(a[0]), L(iov), cnt, L(a[3]), L(a[4]), L(a[5]));
 		break;
 	}
 	case SYS_open:
@@ -877,7 +977,7 @@ void syscall_handle(struct user_thread *t)
 		ret = do_readlink(t, (long)a[0], STR(a[1]), a[2], (long)a[3]);
 		break;
 	case SYS_getcwd:
-		ret = H(nr, L(PTR(a[0], a[1], W)), L(a[1]), 0, 0, 0, 0);
+		ret = do_getcwd(t, a[0], a[1]);
 		break;
 	case SYS_utimensat:
 		ret = H(nr, L(a[0]), L(OPTPATH(a[1])), L(OPT(a[2], 32, R)), L(a[3]), 0, 0);

@@ -12,6 +12,8 @@
  */
 #include "lib.h"
 
+#define FUTEX_WAKE 1
+
 /* Addresses the guest must not be able to reach (see above). */
 #define BAD_ADDRS 0, 0x1000, 0xfffffffff0, 0x10000000000, 0x7ffffffff000, 0x800000000000, \
 	0xdead000000000000, 0xffffffffff600000, 0xffffffffffffffff, r13
@@ -24,9 +26,11 @@ iov_bad_base:	.quad 0xdead000000000000, 8
 iov_partial:	.quad scratch, 8, 0x10, 8	/* second buffer unmapped */
 iov_huge:	.quad scratch, 0x8000000000000000
 iov_wrap:	.quad scratch, 0x7fffffffffffffff, scratch, 0x7fffffffffffffff
+iov_empty_then_bad:	.quad scratch, 0, 0x10, 8	/* nothing transferred before the fault */
 sigact:		.quad 0, 0, 0, 0		/* SIG_DFL */
 	.section .rodata
 slash:	.asciz "/"
+fd0_link:	.asciz "/proc/self/fd/0"
 msg:	.ascii "0123456789abcdef"
 	/* last in the image: reads of absurd lengths run into the unmapped page after it */
 	.bss
@@ -176,6 +180,28 @@ _start:
 	REPORT "writev(pipe, iov_base non-canonical)"
 	SYS __NR_getcwd, r15, -1
 	REPORT_OK "getcwd(buf, -1)"
+	SYS __NR_getcwd, r15, 1
+	REPORT "getcwd(buf, 1)"
+	/* the kernel only needs the bytes it copies to be writable */
+	lea rdi, [rip + fd0_link]
+	SYS __NR_readlink, rdi, r15, 0x7fffffff
+	REPORT "readlink(/proc/self/fd/0, buf, 2^31-1)"
+	/* a misaligned futex is -EINVAL even where the address is mapped */
+	lea rdi, [r12 + 1]
+	SYS __NR_futex, rdi, FUTEX_WAKE, 1, 0
+	REPORT "futex(mapped + 1, WAKE)"
+	lea rsi, [rip + iov_empty_then_bad]
+	SYS __NR_preadv, rbx, rsi, 2, 0
+	REPORT "preadv(file, empty iov then unmapped)"
+	/* access_ok: the range may end at TASK_SIZE_MAX (0x7ffffffff000), not past it */
+	mov r11, 0x7ffffffff000
+	sub r11, r15
+	SYS __NR_pread64, rbx, r15, r11, 0
+	REPORT "pread(file, buf, up to TASK_SIZE)"
+	mov r11, 0x7ffffffff001
+	sub r11, r15
+	SYS __NR_pread64, rbx, r15, r11, 0
+	REPORT "pread(file, buf, past TASK_SIZE)"
 
 	/* mmap/munmap/mremap of odd ranges */
 	SYS __NR_mmap, 0, 0, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0
