@@ -366,7 +366,7 @@ static bool setup_frame(struct user_thread *t, int sig, const siginfo_t *info,
 	t->restore_saved_mask = false;
 
 	memset(frame, 0, sizeof(*frame));
-	frame->pretcode = (act->flags & KSA_RESTORER) ? act->restorer : 0;
+	frame->pretcode = act->restorer; /* deliver_one() required SA_RESTORER */
 	frame->info = *info;
 	frame->uc.uc_flags = UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
 	/* __save_altstack(): the configured stack; SS_AUTODISARM disables it in the handler */
@@ -466,10 +466,26 @@ static void deliver_one(struct user_thread *t, int sig, const siginfo_t *info)
 		}
 		t->eintr = EINTR_NONE;
 	}
-	if (!setup_frame(t, sig, info, &act)) {
+	/*
+	 * x64_setup_rt_frame fails (-EFAULT) without SA_RESTORER (x86-64 has no kernel-provided
+	 * return path) or when the frame cannot be written; the handler does not run and
+	 * signal_setup_done -> force_sigsegv() follows: fatal if SIGSEGV was being delivered,
+	 * else a SIGSEGV (SI_KERNEL) is forced, which a SIGSEGV handler may still catch.
+	 */
+	if (!(act.flags & KSA_RESTORER) || !setup_frame(t, sig, info, &act)) {
+		siginfo_t si;
+
 		if (trace_on(TRACE_SIGNAL))
-			pr_err("[%d] signal %d: cannot write the frame, SIGSEGV", t->tid, sig);
-		signal_die(SIGSEGV);
+			pr_err("[%d] signal %d: %s, SIGSEGV", t->tid, sig,
+			       (act.flags & KSA_RESTORER) ? "cannot write the frame"
+							  : "handler without SA_RESTORER");
+		if (sig == SIGSEGV)
+			signal_die(SIGSEGV);
+		memset(&si, 0, sizeof(si));
+		si.si_signo = SIGSEGV;
+		si.si_code = SI_KERNEL;
+		signal_force(t, SIGSEGV, &si);
+		return;
 	}
 	set_mask(t, t->sigmask | act.mask | ((act.flags & SA_NODEFER) ? 0 : SIGBIT(sig)));
 }

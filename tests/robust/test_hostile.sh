@@ -13,6 +13,7 @@
 #   stackoverflow  unbounded recursion (SIGSEGV), and caught on a sigaltstack
 #   threads        a thread exits while another runs; the main thread exits first; threads
 #                  with bad stacks and bad tid pointers
+#   norestorer     signal handlers without SA_RESTORER never run: SIGSEGV instead
 . "$(dirname "$0")/../user/common.sh"
 
 # Same stack limit for both runs: the recursion must hit it quickly.
@@ -58,7 +59,7 @@ check_labelled() {
 }
 
 P=$ROBUST_PROGS
-for p in badptr smc midinsn noexec stackoverflow threads; do
+for p in badptr smc midinsn noexec stackoverflow threads norestorer; do
 	if [ ! -x "$P/$p" ]; then
 		fail "$p" "$P/$p not built (make test-robust builds it)"
 	fi
@@ -73,6 +74,9 @@ check_labelled stackoverflow "$P/stackoverflow"
 check_labelled stackoverflow-altstack "$P/stackoverflow" altstack
 for m in join mainexit badstack; do
 	check_labelled "threads-$m" "$P/threads" "$m"
+done
+for m in kill caught segv; do
+	check_labelled "norestorer-$m" "$P/norestorer" "$m"
 done
 
 finish
