@@ -26,9 +26,15 @@ static void entry_clear(struct tlb *tlb, unsigned idx, unsigned i)
 
 static void flush_all(struct tlb *tlb)
 {
-	for (unsigned idx = 0; idx < MMU_NR_IDX; idx++)
-		for (unsigned i = 0; i < TLB_SIZE; i++)
-			entry_clear(tlb, idx, i);
+	static const struct tlb_entry empty = {TLB_INVALID, TLB_INVALID, TLB_INVALID, 0};
+	static const struct tlb_info empty_info = {TLB_INVALID, TLB_INVALID, 12, false};
+
+	for (unsigned idx = 0; idx < MMU_NR_IDX; idx++) {
+		for (unsigned i = 0; i < TLB_SIZE; i++) {
+			tlb->e[idx][i] = empty;
+			tlb->info[idx][i] = empty_info;
+		}
+	}
 	tlb->nr_global = 0;
 	tlb->has_large = false;
 	tlb->large_addr = tlb->large_mask = 0;
@@ -36,10 +42,6 @@ static void flush_all(struct tlb *tlb)
 
 void tlb_init(struct tlb *tlb)
 {
-	/* entry_clear reads info: start from a known state */
-	for (unsigned idx = 0; idx < MMU_NR_IDX; idx++)
-		for (unsigned i = 0; i < TLB_SIZE; i++)
-			tlb->info[idx][i].vpage = TLB_INVALID;
 	flush_all(tlb);
 	tlb->nr_fill = tlb->nr_flush_all = tlb->nr_flush_page = 0;
 }
