@@ -242,8 +242,10 @@ int user_exec_main(int argc, char **argv)
 	const char *argv0 = NULL;
 	char path[PATH_MAX], interp_path[PATH_MAX], err[PATH_MAX + 300];
 	char sb_interp[PATH_MAX], sb_arg[256], execfn[PATH_MAX];
-	char **gargv;
-	int gargc, i, fd, ifd = -1, r;
+	char **gargv = NULL;
+	char *owned[3 * MAX_SHEBANG_DEPTH]; /* strings of #! lines in gargv */
+	int nr_owned = 0;
+	int gargc, i, fd = -1, ifd = -1, r, ret = 1;
 	unsigned char hdr[256];
 	size_t hlen;
 	struct elf_image exe, interp;
@@ -308,7 +310,7 @@ int user_exec_main(int argc, char **argv)
 			    strchr(v, '='))
 				v += strlen(USER_ENV_PREFIX);
 			if (env_set(&env, v) < 0)
-				return 1;
+				goto oom;
 		}
 	for (int k = 0; k < i; k++) {
 		if (!strcmp(argv[k], "--"))
@@ -318,7 +320,8 @@ int user_exec_main(int argc, char **argv)
 				argv0 = argv[k + 1];
 			k++;
 		} else if (!strcmp(argv[k], "-E")) {
-			env_set(&env, argv[++k]);
+			if (env_set(&env, argv[++k]) < 0)
+				goto oom;
 		} else if (!strcmp(argv[k], "-U")) {
 			env_unset(&env, argv[++k]);
 		}
@@ -326,48 +329,63 @@ int user_exec_main(int argc, char **argv)
 	if (!env.v) {
 		env.v = calloc(1, sizeof(char *));
 		if (!env.v)
-			return 1;
+			goto oom;
 		env.cap = 1;
 	}
 
 	gargc = argc - i;
 	gargv = calloc((size_t)gargc + 2 * MAX_SHEBANG_DEPTH + 1, sizeof(char *));
 	if (!gargv)
-		return 1;
+		goto oom;
 	for (int k = 0; k < gargc; k++)
 		gargv[k] = argv[i + k];
 
 	r = find_program(gargv[0], &env, path, sizeof(path));
-	if (r < 0)
-		return bad_input(gargv[0], strerror(-r), r == -ENOENT ? 127 : 1);
+	if (r < 0) {
+		ret = bad_input(gargv[0], strerror(-r), r == -ENOENT ? 127 : 1);
+		goto out;
+	}
 	if (argv0)
 		gargv[0] = (char *)argv0;
 
 	r = open_program(path, path, &fd, hdr, &hlen);
-	if (r)
-		return r;
+	if (r) {
+		ret = r;
+		goto out;
+	}
 	snprintf(execfn, sizeof(execfn), "%s", path);
 	/* #! scripts: argv becomes interp [arg] script args... (fs/binfmt_script.c) */
 	for (int depth = 0; elf_check(hdr, hlen) == 2; depth++) {
-		char *script = strdup(path);
+		char *script;
 		int extra;
 		close(fd);
-		if (depth >= MAX_SHEBANG_DEPTH)
-			return bad_input(script, "too many levels of #! interpreters", 1);
+		fd = -1;
+		if (depth >= MAX_SHEBANG_DEPTH) {
+			ret = bad_input(path, "too many levels of #! interpreters", 1);
+			goto out;
+		}
 		if (parse_shebang((char *)hdr, hlen, sb_interp, sizeof(sb_interp), sb_arg,
-				  sizeof(sb_arg)) < 0)
-			return bad_input(script, "bad #! line", 1);
+				  sizeof(sb_arg)) < 0) {
+			ret = bad_input(path, "bad #! line", 1);
+			goto out;
+		}
 		extra = sb_arg[0] ? 2 : 1;
+		script = owned[nr_owned++] = strdup(path);
+		if (!script || !(owned[nr_owned++] = strdup(sb_interp)) ||
+		    (sb_arg[0] && !(owned[nr_owned++] = strdup(sb_arg))))
+			goto oom;
 		memmove(&gargv[extra + 1], &gargv[1], (size_t)gargc * sizeof(char *));
-		gargv[0] = strdup(sb_interp);
+		gargv[0] = owned[nr_owned - extra];
 		if (sb_arg[0])
-			gargv[1] = strdup(sb_arg);
+			gargv[1] = owned[nr_owned - 1];
 		gargv[extra] = script;
 		gargc += extra;
 		snprintf(path, sizeof(path), "%s", sb_interp);
 		r = open_program(path, path, &fd, hdr, &hlen);
-		if (r)
-			return r;
+		if (r) {
+			ret = r;
+			goto out;
+		}
 	}
 
 	if (readlink("/proc/self/exe", user_self_exe, sizeof(user_self_exe) - 1) < 0)
@@ -378,12 +396,17 @@ int user_exec_main(int argc, char **argv)
 	for (window = GUEST_WINDOW; window >= GUEST_WINDOW_MIN; window >>= 2)
 		if ((mem = mem_create(window)))
 			break;
-	if (!mem)
-		return bad_input(path, "cannot reserve the guest address space", 1);
+	if (!mem) {
+		ret = bad_input(path, "cannot reserve the guest address space", 1);
+		goto out;
+	}
 	r = elf_load(mem, fd, (window / 3 * 2) & GUEST_PAGE_MASK, &exe, err, sizeof(err));
 	close(fd);
-	if (r < 0)
-		return bad_input(path, err, 1);
+	fd = -1;
+	if (r < 0) {
+		ret = bad_input(path, err, 1);
+		goto out;
+	}
 	memset(&interp, 0, sizeof(interp));
 	if (exe.interp[0]) {
 		snprintf(interp_path, sizeof(interp_path), "%s", exe.interp);
@@ -391,17 +414,21 @@ int user_exec_main(int argc, char **argv)
 		if (ifd < 0) {
 			snprintf(err, sizeof(err), "cannot open ELF interpreter %s: %s", interp_path,
 				 strerror(errno));
-			return bad_input(path, err, 1);
+			ret = bad_input(path, err, 1);
+			goto out;
 		}
 		r = elf_load(mem, ifd, 0, &interp, err, sizeof(err));
 		close(ifd);
 		if (r < 0) {
 			char msg[2 * PATH_MAX + 400];
 			snprintf(msg, sizeof(msg), "ELF interpreter %s: %s", interp_path, err);
-			return bad_input(path, msg, 1);
+			ret = bad_input(path, msg, 1);
+			goto out;
 		}
-		if (interp.interp[0])
-			return bad_input(path, "the ELF interpreter has an interpreter itself", 1);
+		if (interp.interp[0]) {
+			ret = bad_input(path, "the ELF interpreter has an interpreter itself", 1);
+			goto out;
+		}
 	}
 	mem_set_brk_base(mem, exe.end);
 
@@ -417,9 +444,11 @@ int user_exec_main(int argc, char **argv)
 	sa.exe = &exe;
 	sa.interp_base = exe.interp[0] ? interp.start : 0;
 	rsp = stack_setup(mem, window - STACK_GAP, stack_size, &sa);
-	if (rsp < 0)
-		return bad_input(path, rsp == -E2BIG ? "argument list too long"
-						     : "cannot map the stack", 1);
+	if (rsp < 0) {
+		ret = bad_input(path, rsp == -E2BIG ? "argument list too long"
+						    : "cannot map the stack", 1);
+		goto out;
+	}
 
 	if (trace_on(TRACE_EXEC)) {
 		pr_err("exec %s: %s, bias %#llx, entry %#llx, brk %#llx", path,
@@ -435,11 +464,15 @@ int user_exec_main(int argc, char **argv)
 	pthread_mutex_init(&user_proc.lock, NULL);
 	user_proc.mem = mem;
 	user_proc.cache = block_cache_create(mem);
-	if (!user_proc.cache)
-		return bad_input(path, "out of memory", 1);
+	if (!user_proc.cache) {
+		ret = bad_input(path, "out of memory", 1);
+		goto out;
+	}
 	user_proc.nr_threads = 1;
-	if (posix_memalign((void **)&t, 64, sizeof(*t)))
-		return bad_input(path, "out of memory", 1);
+	if (posix_memalign((void **)&t, 64, sizeof(*t))) {
+		ret = bad_input(path, "out of memory", 1);
+		goto out;
+	}
 	memset(t, 0, sizeof(*t));
 	vcpu_init(&t->cpu, mem, user_proc.cache);
 	t->cpu.opaque = t;
@@ -454,4 +487,21 @@ int user_exec_main(int argc, char **argv)
 	signal_wrap_fault_handler();
 	signal_init(&user_proc, t);
 	thread_run(t);
+
+oom:
+	fprintf(stderr, "omnivisor: out of memory\n");
+	ret = 1;
+out:
+	/* every error before the guest runs: free what was allocated (LeakSanitizer); the
+	 * decode cache (only after out of memory) has no destructor and stays */
+	if (mem)
+		mem_destroy(mem);
+	user_proc.mem = NULL;
+	if (fd >= 0)
+		close(fd);
+	while (nr_owned > 0)
+		free(owned[--nr_owned]);
+	free(gargv);
+	free(env.v);
+	return ret;
 }
