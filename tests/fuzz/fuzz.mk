@@ -50,4 +50,7 @@ $(FUZZ_DIR)/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MF $@.d -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 
+# keep the instrumented objects between runs (make would delete them as intermediates)
+.SECONDARY: $(FUZZ_OBJS)
+
 -include $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:%=%.d)

@@ -17,9 +17,9 @@ logs=$(mktemp -d "${TMPDIR:-/tmp}/ov-san.XXXXXX") || exit 98
 # through a redirection of the command itself, but not for a subshell); the runner's and ours
 # go to fd 3, the caller's stderr.
 exec 3>&2 2>/dev/null
-# detect_leaks=0: memory still allocated when the runner exits is no robustness problem.
+# LeakSanitizer is on: every exit of the runner, error exits included, frees what it allocated.
 # allow_user_segv_handler: the runner turns host faults on the guest window into guest faults.
-(ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=0:allow_user_segv_handler=1:abort_on_error=0${SANRUN_ASAN_OPTIONS:+:$SANRUN_ASAN_OPTIONS}" \
+(ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=1:allow_user_segv_handler=1:abort_on_error=0${SANRUN_ASAN_OPTIONS:+:$SANRUN_ASAN_OPTIONS}" \
 UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1" \
 	exec "$bin" exec -U ASAN_OPTIONS -U UBSAN_OPTIONS -- "$@") 2>&3
 rc=$?
