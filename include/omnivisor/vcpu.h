@@ -115,6 +115,9 @@ struct vcpu {
 	int cache_locked;              /* decoder holds the block-cache lock (unwind must drop it) */
 	int exit_reason;               /* set by cpu_exit_after() */
 	struct block **jcache;         /* per-vCPU direct-mapped cache: GVA -> block */
+	volatile uint64_t seen_epoch;  /* decode-cache epoch this vCPU last synchronised with */
+	volatile int active;           /* inside the dispatch loop (may hold block pointers) */
+	struct vcpu *cache_next;       /* the block cache's list of its vCPUs */
 	jmp_buf unwind;                /* exceptions longjmp here; see docs/architecture.md */
 	uint64_t nr_blocks;            /* block dispatches from the loop (chained ones not counted) */
 	unsigned chain_budget;         /* see exec.c CHAIN_BUDGET */
@@ -133,10 +136,13 @@ void vcpu_init(struct vcpu *cpu, struct guest_mem *mem, struct block_cache *cach
  * (registers itself as @mem's code invalidator). NULL on allocation failure.
  */
 struct block_cache *block_cache_create(struct guest_mem *mem);
-/* block_cache_fork_child - re-initialise locks in the child after fork(2). */
-void block_cache_fork_child(struct block_cache *bc);
+/* block_cache_fork_child - re-initialise locks in the child after fork(2); only @self (the
+ * forking thread's vCPU) still exists there. */
+void block_cache_fork_child(struct block_cache *bc, struct vcpu *self);
+/* block_cache_destroy - free the cache and every block; no vCPU may use it any more. */
+void block_cache_destroy(struct block_cache *bc);
 
-/* vcpu_destroy - free what vcpu_init allocated (not @cpu itself). */
+/* vcpu_destroy - free what vcpu_init allocated (not @cpu itself) and leave the block cache. */
 void vcpu_destroy(struct vcpu *cpu);
 
 /*

@@ -86,6 +86,9 @@ struct block {
 	/* Decoded from a MAP_SHARED mapping: another mapping of the same memory can change the
 	 * bytes without a write trap, so they are compared with this copy before each run. */
 	const uint8_t *shared_copy;
+	uint64_t retire_epoch; /* decode-cache epoch when invalidated */
+	uint64_t pages[6];     /* pages whose change invalidates it (its own, its successors') */
+	uint32_t nr_pages;
 	struct insn insns[];
 };
 
@@ -391,6 +394,11 @@ insn_fn fastpath_select_fused(const struct insn *in, const struct insn *jcc);
 
 /* Decoder/cache (decode.c) */
 void block_cache_unlock_after_fault(struct vcpu *cpu);
+/* vCPU registration with its block cache, and the epoch check at safe points (decode.c). */
+void block_cache_attach(struct block_cache *bc, struct vcpu *cpu);
+void block_cache_detach(struct block_cache *bc, struct vcpu *cpu);
+bool block_cache_epoch_changed(const struct vcpu *cpu);
+void vcpu_sync_epoch_slow(struct vcpu *cpu);
 /* block_stale - @b (from a shared mapping) no longer matches guest memory: it has been
  * invalidated; look the address up again. */
 bool block_stale(struct vcpu *cpu, struct block *b);

@@ -30,6 +30,14 @@ struct block_cache {
 	struct page_blocks *pages[1u << PAGE_HASH_BITS];
 	struct block *retired; /* invalidated blocks: other vCPUs may still be inside them */
 	uint64_t nr_blocks, nr_invalidated;
+	/*
+	 * Reclaiming retired blocks (epoch scheme): each retirement bumps `epoch`; a vCPU that
+	 * enters its dispatch loop or passes between blocks with an old epoch clears its jump cache
+	 * and records the epoch (vcpu_sync_epoch). A block retired at epoch E is freed once every
+	 * active vCPU has seen an epoch after E; inactive ones clear their jump cache on entry.
+	 */
+	volatile uint64_t epoch;
+	struct vcpu *vcpus;
 };
 
 static ZydisDecoder decoder;
@@ -285,8 +293,22 @@ static struct page_blocks **page_slot(struct block_cache *bc, uint64_t page)
 	return pp;
 }
 
+static void page_remove(struct block_cache *bc, uint64_t page, struct block *b)
+{
+	struct page_blocks *p = *page_slot(bc, page);
+	if (!p)
+		return;
+	for (uint32_t i = 0; i < p->nr; i++)
+		if (p->blocks[i] == b) {
+			p->blocks[i] = p->blocks[--p->nr];
+			return;
+		}
+}
+
 static void page_add(struct block_cache *bc, uint64_t page, struct block *b)
 {
+	if (b->nr_pages < sizeof(b->pages) / sizeof(b->pages[0]))
+		b->pages[b->nr_pages++] = page;
 	struct page_blocks **pp = page_slot(bc, page), *p = *pp;
 	if (!p) {
 		p = calloc(1, sizeof(*p));
@@ -313,9 +335,30 @@ static void hash_remove(struct block_cache *bc, struct block *b)
 		*pp = b->hash_next;
 }
 
+/* Free retired blocks no active vCPU can still reference (cache lock held). */
+static void reclaim_retired(struct block_cache *bc)
+{
+	uint64_t min = bc->epoch;
+	struct block **pp = &bc->retired, *b;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (struct vcpu *c = bc->vcpus; c; c = c->cache_next)
+		if (c->active && c->seen_epoch < min)
+			min = c->seen_epoch;
+	while ((b = *pp)) {
+		if (b->retire_epoch < min) {
+			*pp = b->page_next;
+			free((void *)b->shared_copy);
+			free(b);
+		} else {
+			pp = &b->page_next;
+		}
+	}
+}
+
 void block_cache_invalidate_page(struct block_cache *bc, uint64_t page)
 {
 	struct page_blocks **pp, *p;
+	bool retired = false;
 	pthread_mutex_lock(&bc->lock);
 	pp = page_slot(bc, page & GUEST_PAGE_MASK);
 	p = *pp;
@@ -326,16 +369,62 @@ void block_cache_invalidate_page(struct block_cache *bc, uint64_t page)
 				continue;
 			b->valid = 0;
 			hash_remove(bc, b);
-			/* Kept, never freed: another vCPU thread may be executing it right now. */
+			/* it may be listed under other pages too: it must not be found there once freed */
+			for (uint32_t k = 0; k < b->nr_pages; k++)
+				if (b->pages[k] != p->page)
+					page_remove(bc, b->pages[k], b);
+			/* Retired, freed by reclaim_retired once no vCPU can be executing it. */
 			b->page_next = bc->retired;
+			b->retire_epoch = bc->epoch;
 			bc->retired = b;
 			bc->nr_invalidated++;
+			retired = true;
 		}
 		*pp = p->next;
 		free(p->blocks);
 		free(p);
 	}
+	if (retired) {
+		__atomic_add_fetch(&bc->epoch, 1, __ATOMIC_SEQ_CST);
+		/* make running vCPUs pass a safe point soon, so the blocks can be freed */
+		for (struct vcpu *c = bc->vcpus; c; c = c->cache_next)
+			if (c->active)
+				__atomic_or_fetch(&c->exit_request, 2, __ATOMIC_RELAXED);
+		reclaim_retired(bc);
+	}
 	pthread_mutex_unlock(&bc->lock);
+}
+
+void block_cache_attach(struct block_cache *bc, struct vcpu *cpu)
+{
+	pthread_mutex_lock(&bc->lock);
+	cpu->cache_next = bc->vcpus;
+	bc->vcpus = cpu;
+	cpu->seen_epoch = bc->epoch;
+	pthread_mutex_unlock(&bc->lock);
+}
+
+void block_cache_detach(struct block_cache *bc, struct vcpu *cpu)
+{
+	pthread_mutex_lock(&bc->lock);
+	for (struct vcpu **pp = &bc->vcpus; *pp; pp = &(*pp)->cache_next)
+		if (*pp == cpu) {
+			*pp = cpu->cache_next;
+			break;
+		}
+	pthread_mutex_unlock(&bc->lock);
+}
+
+void vcpu_sync_epoch_slow(struct vcpu *cpu)
+{
+	memset(cpu->jcache, 0, JCACHE_SIZE * sizeof(*cpu->jcache));
+	cpu->seen_epoch = cpu->cache->epoch;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+bool block_cache_epoch_changed(const struct vcpu *cpu)
+{
+	return cpu->seen_epoch != cpu->cache->epoch;
 }
 
 /* Raise the fault for fetching code at @gva (not executable or not mapped). */
@@ -556,6 +645,7 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 	memcpy(b->insns, buf, n * sizeof(struct insn));
 	b->valid = 1;
 	b->page_next = NULL;
+	b->nr_pages = 0;
 	b->shared_copy = NULL;
 	if (mem_is_shared(cpu->mem, gva) || mem_is_shared(cpu->mem, b->end - 1)) {
 		uint8_t *copy = malloc(b->end - gva);
@@ -628,7 +718,41 @@ void block_cache_unlock_after_fault(struct vcpu *cpu)
 	}
 }
 
-void block_cache_fork_child(struct block_cache *bc)
+void block_cache_fork_child(struct block_cache *bc, struct vcpu *self)
 {
 	pthread_mutex_init(&bc->lock, NULL);
+	/* the other threads' vCPUs did not survive the fork */
+	bc->vcpus = NULL;
+	if (self) {
+		self->cache_next = NULL;
+		bc->vcpus = self;
+	}
+}
+
+static void free_chain(struct block *b, int via_hash)
+{
+	while (b) {
+		struct block *n = via_hash ? b->hash_next : b->page_next;
+		free((void *)b->shared_copy);
+		free(b);
+		b = n;
+	}
+}
+
+void block_cache_destroy(struct block_cache *bc)
+{
+	if (!bc)
+		return;
+	for (size_t i = 0; i < (1u << HASH_BITS); i++)
+		free_chain(bc->hash[i], 1);
+	free_chain(bc->retired, 0);
+	for (size_t i = 0; i < (1u << PAGE_HASH_BITS); i++)
+		for (struct page_blocks *p = bc->pages[i], *n; p; p = n) {
+			n = p->next;
+			free(p->blocks);
+			free(p);
+		}
+	mem_set_code_invalidator(bc->mem, NULL, NULL);
+	pthread_mutex_destroy(&bc->lock);
+	free(bc);
 }

@@ -28,10 +28,14 @@ void vcpu_init(struct vcpu *cpu, struct guest_mem *mem, struct block_cache *cach
 	cpu->jcache = calloc(JCACHE_SIZE, sizeof(*cpu->jcache));
 	if (!cpu->jcache)
 		abort();
+	if (cache)
+		block_cache_attach(cache, cpu);
 }
 
 void vcpu_destroy(struct vcpu *cpu)
 {
+	if (cpu->cache)
+		block_cache_detach(cpu->cache, cpu);
 	free(cpu->jcache);
 	cpu->jcache = NULL;
 }
@@ -119,6 +123,8 @@ static __attribute__((noinline)) int run_loop(struct vcpu *cpu)
 				cpu->exit_reason = 0;
 				return r;
 			}
+			if (block_cache_epoch_changed(cpu))
+				vcpu_sync_epoch_slow(cpu); /* blocks were retired: forget them */
 			if (req & 1)
 				return VCPU_EXIT_KICK;
 		}
@@ -158,13 +164,19 @@ int vcpu_run(struct vcpu *cpu)
 	cpu->cur = NULL;
 	r = setjmp(cpu->unwind);
 	if (r) {
+		cpu->active = 0;
 		cpu->in_run = false;
 		block_cache_unlock_after_fault(cpu);
 		cpu->cur = NULL;
 		return r;
 	}
 	cpu->in_run = true;
+	cpu->active = 1;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (block_cache_epoch_changed(cpu))
+		vcpu_sync_epoch_slow(cpu);
 	r = run_loop(cpu);
+	cpu->active = 0;
 	cpu->in_run = false;
 	cpu->cur = NULL;
 	return r;

@@ -223,7 +223,7 @@ static void fork_child_fixup(struct user_thread *t)
 	struct user_proc *p = t->proc;
 
 	mem_fork_child(p->mem);
-	block_cache_fork_child(p->cache);
+	block_cache_fork_child(p->cache, &t->cpu);
 	pthread_mutex_init(&p->lock, NULL);
 	p->nr_threads = 1;
 	t->pending = 0; /* a child starts with no pending signals (fork(2)) */
@@ -376,8 +376,14 @@ static long clone_vfork(struct user_thread *t, uint64_t flags, uint64_t stack, u
 	if (pid < 0)
 		pid = -errno;
 
-	/* the child has exec'd or exited: back to the parent's state */
-	t->cpu = sv->cpu;
+	/* the child has exec'd or exited: back to the parent's state (but the vCPU stays where it
+	 * is in the block cache's list, which other threads may have changed meanwhile) */
+	{
+		struct vcpu *next = t->cpu.cache_next;
+		t->cpu = sv->cpu;
+		t->cpu.cache_next = next;
+		t->cpu.seen_epoch = 0; /* resynchronise: clears the jump cache on entry */
+	}
 	t->sigmask = sv->sigmask;
 	t->saved_mask = sv->saved_mask;
 	t->restore_saved_mask = sv->restore_saved_mask;
