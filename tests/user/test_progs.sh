@@ -11,7 +11,7 @@
 # See common.sh for how a check works and the environment it takes.
 . "$(dirname "$0")/common.sh"
 
-for p in hello ud2 div0 jmpbad nullread wrtext wrrodata int3 hlt sighandler threads memory; do
+for p in hello ud2 div0 jmpbad nullread wrtext wrrodata int3 hlt sighandler threads memory jit; do
 	if [ ! -x "$PROGS/$p" ]; then
 		fail "prog-$p" "$PROGS/$p not built (make test-user builds it)"
 		continue
