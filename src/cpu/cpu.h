@@ -203,8 +203,10 @@ static inline int64_t sext(uint64_t v, unsigned size)
 	return (int64_t)(v << sh) >> sh;
 }
 
-/* Effective address of a memory operand (Intel SDM Vol. 1 3.7.5), segment base included. */
-static inline uint64_t op_ea(const struct vcpu *cpu, const struct insn *in, const struct operand *o)
+/* Address generation without the segment base: base + index * scale + disp at the address
+ * size (Intel SDM Vol. 1 3.7.5); what LEA computes. */
+static inline uint64_t op_agen(const struct vcpu *cpu, const struct insn *in,
+			       const struct operand *o)
 {
 	uint64_t ea = (uint64_t)o->disp;
 	if (o->base != REG_NONE)
@@ -213,6 +215,13 @@ static inline uint64_t op_ea(const struct vcpu *cpu, const struct insn *in, cons
 		ea += cpu->gpr[o->index] * o->scale;
 	if (unlikely(in->flags & INSN_ASIZE32))
 		ea = (uint32_t)ea;
+	return ea;
+}
+
+/* Effective address of a memory operand, segment base (FS/GS in 64-bit mode) included. */
+static inline uint64_t op_ea(const struct vcpu *cpu, const struct insn *in, const struct operand *o)
+{
+	uint64_t ea = op_agen(cpu, in, o);
 	if (unlikely(o->seg))
 		ea += o->seg == SEG_FS ? cpu->fs_base : cpu->gs_base;
 	return ea;

@@ -76,18 +76,6 @@ static void seg_write(struct vcpu *cpu, unsigned sr, uint64_t v)
 		cpu->gs_base = 0;
 }
 
-/* Effective address without the segment base (LEA; SDM Vol. 2 LEA). */
-static inline uint64_t agen(const struct vcpu *cpu, const struct insn *in, const struct operand *o)
-{
-	uint64_t ea = (uint64_t)o->disp;
-	if (o->base != REG_NONE)
-		ea += cpu->gpr[o->base];
-	if (o->index != REG_NONE)
-		ea += cpu->gpr[o->index] * o->scale;
-	if (unlikely(in->flags & INSN_ASIZE32))
-		ea = (uint32_t)ea;
-	return ea;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* MOV and friends */
@@ -144,7 +132,7 @@ static void op_lea(struct vcpu *cpu, const struct insn *in)
 {
 	if (unlikely(in->op[1].kind != OPK_MEM))
 		cpu_ud(cpu);
-	gpr_write(cpu, &in->op[0], agen(cpu, in, &in->op[1]));
+	gpr_write(cpu, &in->op[0], op_agen(cpu, in, &in->op[1]));
 }
 
 /* MOVNTI m32/m64, r: the non-temporal hint has no architectural effect. */

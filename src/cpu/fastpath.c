@@ -66,8 +66,8 @@ FN(movzx_r_m8) { R0 = mem_read8(cpu, EA1); }
 FN(movzx_r_m16) { R0 = mem_read16(cpu, EA1); }
 FN(movzx_r_r8) { R0 = (uint8_t)R1; }
 FN(movzx_r_r16) { R0 = (uint16_t)R1; }
-FN(lea64) { R0 = EA1; }
-FN(lea32) { R0 = (uint32_t)EA1; }
+FN(lea64) { R0 = op_agen(cpu, in, &in->op[1]); }
+FN(lea32) { R0 = (uint32_t)op_agen(cpu, in, &in->op[1]); }
 FN(nop) { }
 
 /* ---- ALU ---------------------------------------------------------------------------------- */
@@ -527,9 +527,8 @@ insn_fn fastpath_select(const struct insn *in, int flags_dead)
 			return movsx64_m32;
 		return in->op[1].kind == OPK_GPR ? movsx64_r32 : NULL;
 	case ZYDIS_MNEMONIC_LEA:
-		/* LEA ignores segments; op_ea would add an FS/GS base, so leave those to datamov.c */
 		if ((size != 4 && size != 8) || in->nops != 2 || !plain_gpr(&in->op[0], size) ||
-		    in->op[1].kind != OPK_MEM || in->op[1].seg)
+		    in->op[1].kind != OPK_MEM)
 			return NULL;
 		return size == 8 ? lea64 : lea32;
 	case ZYDIS_MNEMONIC_ADD: table = add_table; break;
