@@ -21,7 +21,7 @@ CFLAGS += $(CFLAGS_COMMON) $(OPT)
 LDFLAGS += $(OPT) -pthread
 LDLIBS += -lZydis -lm
 
-SRCS := $(sort $(wildcard src/core/*.c src/cpu/*.c src/user/*.c))
+SRCS := $(sort $(wildcard src/core/*.c src/cpu/*.c src/user/*.c src/hw/*.c src/boot/*.c))
 OBJS := $(SRCS:%.c=$(ODIR)/%.o)
 # Everything but main.c, for linking tests against the CPU and runner.
 LIB_OBJS := $(filter-out $(ODIR)/src/core/main.o,$(OBJS))

@@ -2,8 +2,8 @@
 # Installs the Debian packages Omnivisor needs to build, test and benchmark.
 # Called by `make`; says what it installs; does nothing when all are present.
 set -eu
-PKGS="gcc make binutils libzydis-dev libcmocka-dev bzip2 xz-utils python3 clang-14 libclang-rt-14-dev"
-[ "${1:-}" = "--bench" ] && PKGS="$PKGS qemu-user busybox-static"
+PKGS="gcc make binutils libzydis-dev libcmocka-dev bzip2 xz-utils python3 clang-14 libclang-rt-14-dev cpio liblzma-dev zlib1g-dev libzstd-dev"
+[ "${1:-}" = "--bench" ] && PKGS="$PKGS qemu-user qemu-system-x86 busybox-static"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
