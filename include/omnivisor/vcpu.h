@@ -15,6 +15,8 @@
 
 struct guest_mem;
 struct block_cache;
+struct vcpu_sys;
+struct tlb;
 
 enum gpr {
 	R_RAX, R_RCX, R_RDX, R_RBX, R_RSP, R_RBP, R_RSI, R_RDI,
@@ -88,7 +90,10 @@ enum vcpu_exit {
 	VCPU_EXIT_SYSCALL = 1, /* SYSCALL executed; RIP is past it (user mode) */
 	VCPU_EXIT_EXCEPTION,   /* exc_vector/exc_error/exc_addr set; RIP = faulting instruction */
 	VCPU_EXIT_KICK,        /* vcpu_kick() or an asynchronous event; RIP at an instruction boundary */
-	VCPU_EXIT_HLT,
+	VCPU_EXIT_HLT,         /* system mode: HLT executed at CPL 0; RIP is past it */
+	VCPU_EXIT_SHUTDOWN,    /* system mode: triple fault (SDM Vol. 3A 6.15 "Interrupt 8") */
+	VCPU_EXIT_RESET,       /* system mode: a device asked for a reset (vcpu_request_exit) */
+	VCPU_EXIT_POWEROFF,    /* system mode: a device powered the machine off */
 };
 
 struct vcpu {
@@ -122,6 +127,12 @@ struct vcpu {
 	uint64_t nr_blocks;            /* block dispatches from the loop (chained ones not counted) */
 	unsigned chain_budget;         /* see exec.c CHAIN_BUDGET */
 	void *opaque;                  /* owner's context (user-mode thread) */
+
+	/* System mode (full virtualization): NULL for `omnivisor exec`. When set, every guest
+	 * access goes through the soft MMU (tlb) and mem_base/mem_limit are 0. See vcpu_sys.h. */
+	struct vcpu_sys *sys;
+	struct tlb *tlb;               /* &sys->tlb, or NULL in user mode */
+	uint8_t mmu_idx;               /* MMU_IDX_SUPER (CPL 0-2) or MMU_IDX_USER (CPL 3) */
 };
 
 /*

@@ -27,7 +27,9 @@ enum opkind {
 	OPK_XMM,  /* reg 0..15 */
 	OPK_MMX,  /* reg 0..7 */
 	OPK_ST,   /* x87 ST(reg) */
-	OPK_SEG,  /* segment register (reg = ZydisRegister - ZYDIS_REGISTER_ES) */
+	OPK_SEG,  /* segment register (reg = ZydisRegister - ZYDIS_REGISTER_ES = enum seg_reg) */
+	OPK_CR,   /* control register CRn, reg = n */
+	OPK_DR,   /* debug register DRn, reg = n */
 	OPK_OTHER,/* something we do not model (CR, DR, ...) */
 };
 
@@ -46,7 +48,8 @@ struct operand {
 	uint8_t scale; /* OPK_MEM: 1, 2, 4, 8 */
 	uint8_t seg;   /* OPK_MEM: SEG_NONE/FS/GS */
 	int64_t disp;  /* OPK_MEM displacement (RIP-relative already resolved to absolute);
-			  OPK_IMM value; relative branch targets are resolved to absolute */
+			  OPK_IMM value; relative branch targets are resolved to absolute;
+			  far JMP/CALL ptr16:16/32: op[0] = offset, op[1] = selector (OPK_IMM) */
 };
 
 /* insn flags */

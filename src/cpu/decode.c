@@ -130,6 +130,14 @@ static void convert_operand(const ZydisDecodedInstruction *zi, const ZydisDecode
 			o->kind = OPK_SEG;
 			o->reg = (uint8_t)(r - ZYDIS_REGISTER_ES);
 			break;
+		case ZYDIS_REGCLASS_CONTROL:
+			o->kind = OPK_CR;
+			o->reg = (uint8_t)ZydisRegisterGetId(r);
+			break;
+		case ZYDIS_REGCLASS_DEBUG:
+			o->kind = OPK_DR;
+			o->reg = (uint8_t)ZydisRegisterGetId(r);
+			break;
 		default:
 			o->kind = OPK_OTHER;
 			o->reg = (uint8_t)ZydisRegisterGetId(r);
@@ -169,6 +177,12 @@ static void convert_operand(const ZydisDecodedInstruction *zi, const ZydisDecode
 			if (!o->size)
 				o->size = 8;
 		}
+		break;
+	case ZYDIS_OPERAND_TYPE_POINTER:
+		/* far JMP/CALL ptr16:16/32: offset here, selector in the next operand (fill_insn) */
+		o->kind = OPK_IMM;
+		o->disp = (int64_t)zo->ptr.offset;
+		o->size = (uint8_t)(zi->operand_width / 8);
 		break;
 	default:
 		o->kind = OPK_OTHER;
@@ -212,6 +226,13 @@ static void fill_insn(const ZydisDecodedInstruction *zi, const ZydisDecodedOpera
 	in->nops = zi->operand_count_visible > 4 ? 4 : zi->operand_count_visible;
 	for (unsigned i = 0; i < in->nops; i++)
 		convert_operand(zi, &ops[i], next, &in->op[i]);
+	if (in->nops == 1 && ops[0].type == ZYDIS_OPERAND_TYPE_POINTER) {
+		in->op[1].kind = OPK_IMM;
+		in->op[1].size = 2;
+		in->op[1].base = in->op[1].index = REG_NONE;
+		in->op[1].disp = ops[0].ptr.segment;
+		in->nops = 2;
+	}
 	if (zi->attributes & ZYDIS_ATTRIB_HAS_LOCK)
 		in->flags |= INSN_LOCK;
 	if (zi->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE))
