@@ -133,6 +133,8 @@ struct vcpu {
 	struct vcpu_sys *sys;
 	struct tlb *tlb;               /* &sys->tlb, or NULL in user mode */
 	uint8_t mmu_idx;               /* MMU_IDX_SUPER (CPL 0-2) or MMU_IDX_USER (CPL 3) */
+	uint32_t block_key;            /* what decoded blocks depend on besides their address:
+					  0 in user mode; system mode: see sysmem.c sys_block_key */
 };
 
 /*

@@ -177,13 +177,15 @@ struct vcpu_sys {
 	volatile int nmi_pending;
 	int delivering;               /* vector being delivered, or -1 (double-fault rules) */
 	int delivering_class;         /* its class (benign, contributory, page fault) for SDM Table 6-5 */
+	uint8_t step;                 /* shadow: the next block is one instruction (BKEY_STEP) */
 	bool halted;
+	volatile int irq_hint;        /* an interrupt may be pending: ask the intc at the next boundary */
 	uint64_t irq_bitmap[4];       /* pending vectors when there is no intc (vcpu_sys_interrupt) */
 	const struct vcpu_intc_ops *intc;
 	void *intc_opaque;
-	pthread_mutex_t wait_lock;    /* HLT sleeping (vcpu_sys_wait) */
-	pthread_cond_t wait_cond;
+	volatile uint32_t wake_seq;   /* futex: bumped by every wake-up source (vcpu_sys_wait) */
 	volatile int exit_wanted;     /* enum vcpu_exit requested by a device (reset, poweroff) */
+	unsigned index;               /* vCPU number = initial APIC ID */
 
 	/* memory */
 	struct vm_phys *phys;
@@ -195,10 +197,11 @@ struct vcpu_sys {
 	uint8_t bounce[2][512] __attribute__((aligned(16)));
 	unsigned bounce_next;
 	struct {
-		uint64_t gva;
+		uint64_t gpa;
+		uint8_t *hva;           /* RAM, or NULL: MMIO at gpa */
+		const uint8_t *data;
 		unsigned len;
-		uint8_t *data;
-	} pending_write[2];
+	} pending_write[4];
 	unsigned nr_pending_write;
 
 	/* statistics */

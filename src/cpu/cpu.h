@@ -13,6 +13,7 @@
 
 #include <Zydis/Zydis.h>
 
+#include "omnivisor/mmu.h"
 #include "omnivisor/vcpu.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -92,6 +93,8 @@ struct block {
 	uint64_t retire_epoch; /* decode-cache epoch when invalidated */
 	uint64_t pages[6];     /* pages whose change invalidates it (its own, its successors') */
 	uint32_t nr_pages;
+	uint32_t key;          /* vcpu->block_key it was decoded for (0 in user mode) */
+	uint64_t phys, phys2;  /* system mode: GPA of the first byte and of the last byte's page */
 	struct insn insns[];
 };
 
@@ -135,39 +138,81 @@ static inline int is_canonical(uint64_t gva)
 
 __attribute__((noreturn)) void cpu_bad_address(struct vcpu *cpu, uint64_t gva, int write);
 
-/* Host pointer for [gva, gva+len); raises #GP/#PF if outside the window. */
+/*
+ * System mode (cpu->tlb set): every access goes through the soft MMU. The inline part is the TLB
+ * hit (one compare and an add, docs/mmu.md); sysmem.c does the rest: page walks, #PF, accesses
+ * crossing a page, MMIO, writes to pages holding decoded code.
+ *   sys_gva_ptr_slow: a host pointer valid for the instruction; for a crossing or MMIO access it
+ *     points into a bounce buffer (filled for reads; for writes committed to guest memory after
+ *     the instruction by the run loop). All faults are raised before it returns.
+ *   sys_mem_read_slow / sys_mem_write_slow: complete the access.
+ */
+void *sys_gva_ptr_slow(struct vcpu *cpu, uint64_t gva, unsigned len, int write);
+void sys_mem_read_slow(struct vcpu *cpu, uint64_t gva, void *dst, unsigned len);
+void sys_mem_write_slow(struct vcpu *cpu, uint64_t gva, const void *src, unsigned len);
+
+static inline void *sys_tlb_ptr(struct vcpu *cpu, uint64_t gva, unsigned len, int write)
+{
+	const struct tlb_entry *e = &cpu->tlb->e[cpu->mmu_idx][tlb_index(gva)];
+	return tlb_hit(write ? e->tag_write : e->tag_read, e->addend, gva, len);
+}
+
+/* Host pointer for [gva, gva+len); raises #GP/#PF if the access is not allowed. */
 static inline void *gva_ptr(struct vcpu *cpu, uint64_t gva, unsigned len, int write)
 {
+	if (unlikely(cpu->tlb)) {
+		void *p = sys_tlb_ptr(cpu, gva, len, write);
+		return likely(p != NULL) ? p : sys_gva_ptr_slow(cpu, gva, len, write);
+	}
 	if (unlikely(gva >= cpu->mem_limit || cpu->mem_limit - gva < len))
 		cpu_bad_address(cpu, gva, write);
 	return cpu->mem_base + gva;
+}
+
+static inline __attribute__((always_inline)) void mem_read(struct vcpu *cpu, uint64_t gva,
+							   void *dst, unsigned len)
+{
+	if (unlikely(cpu->tlb)) {
+		void *p = sys_tlb_ptr(cpu, gva, len, 0);
+		if (likely(p != NULL))
+			memcpy(dst, p, len);
+		else
+			sys_mem_read_slow(cpu, gva, dst, len);
+		return;
+	}
+	memcpy(dst, gva_ptr(cpu, gva, len, 0), len);
+}
+
+static inline __attribute__((always_inline)) void mem_write(struct vcpu *cpu, uint64_t gva,
+							    const void *src, unsigned len)
+{
+	if (unlikely(cpu->tlb)) {
+		void *p = sys_tlb_ptr(cpu, gva, len, 1);
+		if (likely(p != NULL))
+			memcpy(p, src, len);
+		else
+			sys_mem_write_slow(cpu, gva, src, len);
+		return;
+	}
+	memcpy(gva_ptr(cpu, gva, len, 1), src, len);
 }
 
 #define DEFINE_MEM_ACCESS(bits)                                                            \
 	static inline uint##bits##_t mem_read##bits(struct vcpu *cpu, uint64_t gva)         \
 	{                                                                                   \
 		uint##bits##_t v;                                                           \
-		memcpy(&v, gva_ptr(cpu, gva, bits / 8, 0), bits / 8);                       \
+		mem_read(cpu, gva, &v, bits / 8);                                           \
 		return v;                                                                   \
 	}                                                                                   \
 	static inline void mem_write##bits(struct vcpu *cpu, uint64_t gva, uint##bits##_t v) \
 	{                                                                                   \
-		memcpy(gva_ptr(cpu, gva, bits / 8, 1), &v, bits / 8);                       \
+		mem_write(cpu, gva, &v, bits / 8);                                          \
 	}
 DEFINE_MEM_ACCESS(8)
 DEFINE_MEM_ACCESS(16)
 DEFINE_MEM_ACCESS(32)
 DEFINE_MEM_ACCESS(64)
 #undef DEFINE_MEM_ACCESS
-
-static inline void mem_read(struct vcpu *cpu, uint64_t gva, void *dst, unsigned len)
-{
-	memcpy(dst, gva_ptr(cpu, gva, len, 0), len);
-}
-static inline void mem_write(struct vcpu *cpu, uint64_t gva, const void *src, unsigned len)
-{
-	memcpy(gva_ptr(cpu, gva, len, 1), src, len);
-}
 
 /* Read/write @size (1,2,4,8) bytes, zero-extended. */
 static inline uint64_t mem_read_sz(struct vcpu *cpu, uint64_t gva, unsigned size)

@@ -11,6 +11,7 @@
 
 #include "cpu.h"
 #include "omnivisor/memory.h"
+#include "sys.h"
 
 #define BLOCK_MAX_INSNS 64
 #define HASH_BITS 16
@@ -40,8 +41,11 @@ struct block_cache {
 	struct vcpu *vcpus;
 };
 
-static ZydisDecoder decoder;
+static ZydisDecoder decoder, decoder32;
 static insn_fn handlers[ZYDIS_MNEMONIC_MAX_VALUE + 1];
+/* system mode: handlers that override the user-mode ones, and those of 32-bit code */
+static insn_fn sys_handlers[ZYDIS_MNEMONIC_MAX_VALUE + 1];
+static insn_fn mode32_handlers[ZYDIS_MNEMONIC_MAX_VALUE + 1];
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void op_undefined(struct vcpu *cpu, const struct insn *in)
@@ -55,10 +59,19 @@ static void decoder_init(void)
 		alu_insns, shift_insns, muldiv_insns, bitops_insns, string_insns, control_insns,
 		datamov_insns, system_insns, x87_insns, sse_insns, sse4_insns, mmx_insns,
 	};
+	static const struct insn_entry *const sys_tables[] = {
+		exception_insns, seg_insns, sysctl_insns, msr_insns, io_insns,
+	};
 	ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+	ZydisDecoderInit(&decoder32, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (const struct insn_entry *e = tables[t]; e->fn; e++)
 			handlers[e->mnemonic] = e->fn;
+	for (size_t t = 0; t < sizeof(sys_tables) / sizeof(sys_tables[0]); t++)
+		for (const struct insn_entry *e = sys_tables[t]; e->fn; e++)
+			sys_handlers[e->mnemonic] = e->fn;
+	for (const struct insn_entry *e = mode32_insns; e->fn; e++)
+		mode32_handlers[e->mnemonic] = e->fn;
 }
 
 /* Map a Zydis GPR to (index, hi8). Returns -1 if @r is not a general-purpose register. */
@@ -296,7 +309,8 @@ struct block_cache *block_cache_create(struct guest_mem *mem)
 	pthread_once(&init_once, decoder_init);
 	pthread_mutex_init(&bc->lock, NULL);
 	bc->mem = mem;
-	mem_set_code_invalidator(mem, cache_invalidator, bc);
+	if (mem) /* system mode has no guest_mem: sysmem.c invalidates by physical page */
+		mem_set_code_invalidator(mem, cache_invalidator, bc);
 	return bc;
 }
 
@@ -703,11 +717,180 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 	return b;
 }
 
+/* ---- system mode ------------------------------------------------------------------------ */
+
+/* CR0.TS/EM and CR4.OSFXSR for x87/MMX/SSE instructions (SDM Vol. 3A 2.5, Table 2-2; 13.1). */
+static void op_device_na(struct vcpu *cpu, const struct insn *in)
+{
+	cpu_raise(cpu, EXC_NM, 0, 0);
+}
+
+static bool fpu_class(const ZydisDecodedInstruction *zi, bool *x87)
+{
+	*x87 = false;
+	switch (zi->meta.isa_ext) {
+	case ZYDIS_ISA_EXT_X87:
+		*x87 = true;
+		return zi->mnemonic != ZYDIS_MNEMONIC_FWAIT;
+	case ZYDIS_ISA_EXT_MMX: case ZYDIS_ISA_EXT_SSE: case ZYDIS_ISA_EXT_SSE2:
+	case ZYDIS_ISA_EXT_SSE3: case ZYDIS_ISA_EXT_SSSE3: case ZYDIS_ISA_EXT_SSE4:
+	case ZYDIS_ISA_EXT_SSE4A:
+		return true;
+	default:
+		/* FXSAVE/FXRSTOR, LDMXCSR/STMXCSR: #NM with TS, #UD with EM */
+		return zi->mnemonic == ZYDIS_MNEMONIC_FXSAVE || zi->mnemonic == ZYDIS_MNEMONIC_FXSAVE64 ||
+		       zi->mnemonic == ZYDIS_MNEMONIC_FXRSTOR ||
+		       zi->mnemonic == ZYDIS_MNEMONIC_FXRSTOR64 ||
+		       zi->mnemonic == ZYDIS_MNEMONIC_LDMXCSR || zi->mnemonic == ZYDIS_MNEMONIC_STMXCSR;
+	}
+}
+
+/* Choose the system-mode handler of a decoded instruction (after fill_insn). */
+static void sys_select(const ZydisDecodedInstruction *zi, uint32_t key, struct insn *in)
+{
+	bool x87;
+	if (sys_handlers[zi->mnemonic]) {
+		in->fn = sys_handlers[zi->mnemonic];
+		in->flags |= INSN_END;
+	}
+	if ((key & BKEY_MODE) != VCPU_MODE_LONG64 && mode32_handlers[zi->mnemonic])
+		in->fn = mode32_handlers[zi->mnemonic];
+	if ((key & (BKEY_TS | BKEY_EM | BKEY_NOFXSR)) && fpu_class(zi, &x87)) {
+		/* EM: x87 -> #NM, MMX/SSE -> #UD; TS: #NM; OSFXSR = 0: SSE -> #UD */
+		if ((key & BKEY_EM) && !x87)
+			in->fn = op_undefined;
+		else if (key & (BKEY_EM | BKEY_TS))
+			in->fn = op_device_na;
+		else if (!x87 && zi->meta.isa_ext != ZYDIS_ISA_EXT_MMX)
+			in->fn = op_undefined;
+		in->flags |= INSN_END;
+	} else if (zi->mnemonic == ZYDIS_MNEMONIC_FWAIT && (key & BKEY_TS) && (key & BKEY_MP)) {
+		in->fn = op_device_na;
+		in->flags |= INSN_END;
+	}
+}
+
+static struct block *translate_sys(struct vcpu *cpu, struct block_cache *bc, uint64_t gva,
+				   uint64_t gpa)
+{
+	struct insn buf[BLOCK_MAX_INSNS];
+	uint32_t fl_rd[BLOCK_MAX_INSNS], fl_wr[BLOCK_MAX_INSNS], fl_kill[BLOCK_MAX_INSNS];
+	uint32_t key = cpu->block_key, n = 0, max = (key & BKEY_STEP) ? 1 : BLOCK_MAX_INSNS;
+	ZydisDecoder *dec = (key & BKEY_MODE) == VCPU_MODE_LONG64 ? &decoder : &decoder32;
+	uint64_t pc = gva, page = gva & GUEST_PAGE_MASK, gpa2 = gpa & GUEST_PAGE_MASK;
+	const uint8_t *hva = sys_fetch_page(cpu, gva, NULL);
+	struct block *b;
+
+	while (n < max) {
+		ZydisDecodedInstruction zi;
+		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+		uint64_t off = pc - page, avail = GUEST_PAGE_SIZE - off;
+		uint8_t bytes[16];
+		ZyanStatus st;
+
+		if (avail > 15)
+			avail = 15;
+		memcpy(bytes, hva + off, avail);
+		st = ZydisDecoderDecodeFull(dec, bytes, avail, &zi, ops);
+		if (st == ZYDIS_STATUS_NO_MORE_DATA && avail < 15) {
+			/* the instruction continues on the next page: it must start a block of its
+			 * own, so a fault fetching that page is reported at the instruction */
+			uint64_t g2;
+			const uint8_t *h2;
+			if (n)
+				break;
+			h2 = sys_fetch_page(cpu, page + GUEST_PAGE_SIZE, &g2);
+			memcpy(bytes + avail, h2, 15 - avail);
+			gpa2 = g2;
+			st = ZydisDecoderDecodeFull(dec, bytes, 15, &zi, ops);
+			max = 1;
+		}
+		if (ZYAN_FAILED(st)) {
+			memset(&buf[n], 0, sizeof(buf[n]));
+			fl_rd[n] = FLAGS_ARITH;
+			fl_wr[n] = fl_kill[n] = 0;
+			buf[n].fn = op_undefined;
+			buf[n].len = 1;
+			buf[n].flags = INSN_END;
+			n++;
+			break;
+		}
+		fill_insn(&zi, ops, pc, &buf[n]);
+		sys_select(&zi, key, &buf[n]);
+		flag_effects(&zi, ops, &fl_rd[n], &fl_wr[n], &fl_kill[n]);
+		pc += zi.length;
+		if (buf[n++].flags & INSN_END)
+			break;
+		if ((pc & GUEST_PAGE_MASK) != page)
+			break;
+	}
+	buf[n - 1].flags |= INSN_LAST;
+	/* the fast-path handlers are 64-bit-mode forms; no successor look-ahead here */
+	if ((key & BKEY_MODE) == VCPU_MODE_LONG64)
+		specialise(buf, n, fl_rd, fl_wr, fl_kill, FLAGS_ARITH);
+	b = malloc(sizeof(*b) + n * sizeof(struct insn));
+	if (!b)
+		abort();
+	memset(b, 0, sizeof(*b));
+	b->gva = gva;
+	b->nr = n;
+	b->end = gva;
+	b->key = key;
+	b->phys = gpa;
+	b->phys2 = gpa2;
+	for (uint32_t i = 0; i < n; i++) {
+		b->end += buf[i].len;
+		buf[i].end_off = (uint16_t)(b->end - gva);
+	}
+	memcpy(b->insns, buf, n * sizeof(struct insn));
+	b->valid = 1;
+	b->hash_next = bc->hash[hash_gva(gva)];
+	bc->hash[hash_gva(gva)] = b;
+	page_add(bc, gpa & GUEST_PAGE_MASK, b);
+	sys_code_page_added(cpu, gpa);
+	if (gpa2 != (gpa & GUEST_PAGE_MASK)) {
+		page_add(bc, gpa2, b);
+		sys_code_page_added(cpu, gpa2);
+	}
+	bc->nr_blocks++;
+	return b;
+}
+
+static struct block *block_lookup_sys(struct vcpu *cpu, uint64_t gva)
+{
+	struct block_cache *bc = cpu->cache;
+	struct block *b;
+	uint64_t gpa;
+
+	sys_fetch_page(cpu, gva, &gpa); /* faults (#PF, #GP) are the instruction fetch's */
+	gpa += gva & ~GUEST_PAGE_MASK;
+	pthread_mutex_lock(&bc->lock);
+	cpu->cache_locked = 1;
+	for (b = bc->hash[hash_gva(gva)]; b; b = b->hash_next) {
+		uint64_t g2;
+		if (b->gva != gva || b->key != cpu->block_key || b->phys != gpa)
+			continue;
+		if (b->phys2 == (gpa & GUEST_PAGE_MASK))
+			break;
+		/* its one instruction straddles two pages: the second must map the same */
+		sys_fetch_page(cpu, (gva & GUEST_PAGE_MASK) + GUEST_PAGE_SIZE, &g2);
+		if (g2 == b->phys2)
+			break;
+	}
+	if (!b)
+		b = translate_sys(cpu, bc, gva, gpa);
+	cpu->cache_locked = 0;
+	pthread_mutex_unlock(&bc->lock);
+	return b;
+}
+
 struct block *block_lookup(struct vcpu *cpu, uint64_t gva)
 {
 	struct block_cache *bc = cpu->cache;
 	struct block *b;
 
+	if (cpu->tlb)
+		return block_lookup_sys(cpu, gva);
 	pthread_mutex_lock(&bc->lock);
 	for (b = bc->hash[hash_gva(gva)]; b; b = b->hash_next)
 		if (b->gva == gva)
@@ -773,7 +956,8 @@ void block_cache_destroy(struct block_cache *bc)
 			free(p->blocks);
 			free(p);
 		}
-	mem_set_code_invalidator(bc->mem, NULL, NULL);
+	if (bc->mem)
+		mem_set_code_invalidator(bc->mem, NULL, NULL);
 	pthread_mutex_destroy(&bc->lock);
 	free(bc);
 }

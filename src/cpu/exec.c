@@ -8,6 +8,7 @@
 #include "cpu.h"
 #include "omnivisor/log.h"
 #include "omnivisor/memory.h"
+#include "sys.h"
 
 /* Blocks a chain of specialised branch handlers may enter before returning to the loop (bounds
  * the host stack where the compiler does not turn the chaining calls into jumps, e.g. -O0). */
@@ -128,9 +129,14 @@ static __attribute__((noinline)) int run_loop(struct vcpu *cpu)
 			if (req & 1)
 				return VCPU_EXIT_KICK;
 		}
+		if (cpu->sys) {
+			int r = sys_loop_top(cpu);
+			if (r)
+				return r;
+		}
 		slot = &cpu->jcache[jcache_index(cpu->rip)];
 		b = *slot;
-		if (unlikely(!b || b->gva != cpu->rip || !b->valid ||
+		if (unlikely(!b || b->gva != cpu->rip || !b->valid || b->key != cpu->block_key ||
 			     (b->shared_copy && block_stale(cpu, b)))) {
 			cpu->cur = NULL;
 			b = block_lookup(cpu, cpu->rip);

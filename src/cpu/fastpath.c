@@ -252,7 +252,7 @@ static inline __attribute__((always_inline)) void chain(struct vcpu *cpu)
 	if (unlikely(cpu->exit_request) || cpu->chain_budget-- == 0)
 		return;
 	b = cpu->jcache[jcache_index(cpu->rip)];
-	if (!b || b->gva != cpu->rip || !b->valid || b->shared_copy)
+	if (!b || b->gva != cpu->rip || !b->valid || b->shared_copy || b->key != cpu->block_key)
 		return; /* blocks of shared mappings are checked by the loop */
 	n = b->insns;
 	cpu->cur = n;

@@ -143,6 +143,9 @@ static inline __attribute__((always_inline)) void rep_fast(struct vcpu *cpu, con
 			n = c;
 		if (op == S_MOVS && d > s && d - s < n * es)
 			n = (d - s) / es;
+		/* system mode: an MMIO page is reached through a 512-byte bounce buffer */
+		if (cpu->tlb && n * es > 512)
+			n = 512 / es;
 		if (n > 1) {
 			uint64_t len = (n - 1) * es;
 			uint8_t *hd = gva_ptr(cpu, d, (unsigned)(n * es), 1);

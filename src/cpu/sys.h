@@ -25,6 +25,31 @@
 
 extern const struct insn_entry exception_insns[], seg_insns[], sysctl_insns[], msr_insns[],
 	io_insns[];
+/* 32-bit code: near CALL/RET with 4-byte stack slots (sysmem.c) */
+extern const struct insn_entry mode32_insns[];
+
+/*
+ * Block key (vcpu->block_key): everything a decoded block depends on besides its linear and
+ * physical address. A block is used only by a vCPU whose key is equal.
+ */
+#define BKEY_MODE 0x3u     /* enum vcpu_mode */
+#define BKEY_USER 0x4u     /* fetched with CPL 3 rights */
+#define BKEY_TS 0x8u       /* CR0.TS: x87/MMX/SSE raise #NM */
+#define BKEY_EM 0x10u      /* CR0.EM: x87 #NM, MMX/SSE #UD */
+#define BKEY_NOFXSR 0x20u  /* CR4.OSFXSR = 0: SSE #UD */
+#define BKEY_MP 0x40u      /* CR0.MP: WAIT/FWAIT with TS raises #NM */
+#define BKEY_STEP 0x80u    /* one-instruction blocks (interrupt shadow) */
+#define BKEY_SYS 0x100u    /* always set in system mode, so no key is 0 */
+
+/*
+ * sys_fetch_page - host pointer of the 4 KiB page holding @gva for an instruction fetch at the
+ * current CPL (the TLB's code right; page walk on a miss). Raises #PF (I/D set per EFER.NXE) or
+ * #GP (non-canonical) through cpu_raise. *gpa_page (if not NULL) gets the page's GPA. A page
+ * that is not RAM fetches as all-ones bytes (no code is executed from MMIO).
+ */
+const uint8_t *sys_fetch_page(struct vcpu *cpu, uint64_t gva, uint64_t *gpa_page);
+/* sys_code_page_added - code was decoded from the RAM page of @gpa: watch writes to it. */
+void sys_code_page_added(struct vcpu *cpu, uint64_t gpa);
 
 /* ---- event delivery (exception.c) ---------------------------------------------------------- */
 
@@ -115,6 +140,18 @@ uint64_t sys_read_tsc(struct vcpu *cpu);
 static inline void sys_set_irq_shadow(struct vcpu *cpu)
 {
 	cpu->sys->irq_shadow = 1;
+}
+
+/* Run-loop hook at block boundaries (exec.c): cheap test, then sys_loop_events (sysmem.c). */
+int sys_loop_events(struct vcpu *cpu);
+static inline int sys_loop_top(struct vcpu *cpu)
+{
+	struct vcpu_sys *s = cpu->sys;
+	if (unlikely(s->nr_pending_write | s->irq_shadow | s->step | s->nmi_pending |
+		     s->exit_wanted | s->halted) ||
+	    unlikely(s->irq_hint && (cpu->rflags & FLAG_IF)))
+		return sys_loop_events(cpu);
+	return 0;
 }
 
 /* Privileged-instruction check: #GP(0) unless CPL 0 (SDM Vol. 3A 5.9). */
