@@ -111,15 +111,19 @@ struct desc_table {
 #define VCPU_TSC_HZ 2000000000ULL
 
 /*
- * Interrupt controller of a vCPU (its local APIC). pending: the highest-priority vector the
- * vCPU may take now (IRR above PPR), or -1; ack: the vCPU takes @vector (INTA; IRR -> ISR).
- * Called on the vCPU thread only, when RFLAGS.IF = 1 and no interrupt shadow is active.
+ * Interrupt controller of a vCPU (its local APIC). pending: a token >= 0 if an interrupt may be
+ * taken now (the highest-priority IRR vector above PPR, or an ExtINT from the 8259s), else -1;
+ * ack: the vCPU takes it (INTA: IRR -> ISR, or the 8259's INTA cycle) and gets the vector to
+ * deliver (which may be the spurious vector). take_nmi: an NMI is pending; consume it.
+ * Called on the vCPU thread only; pending/ack only when RFLAGS.IF = 1 and no interrupt shadow.
+ * The controller calls vcpu_sys_notify when pending() or take_nmi() may have become true.
  * Without an intc, vcpu_sys_interrupt() latches vectors in a 256-bit pending set instead,
  * delivered highest vector first.
  */
 struct vcpu_intc_ops {
 	int (*pending)(void *opaque);
-	void (*ack)(void *opaque, int vector);
+	int (*ack)(void *opaque, int token);
+	bool (*take_nmi)(void *opaque);
 	/* MOV to/from CR8 = TPR[7:4] (SDM Vol. 3A 10.8.6.1) */
 	void (*set_cr8)(void *opaque, uint64_t cr8);
 	uint64_t (*get_cr8)(void *opaque);

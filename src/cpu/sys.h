@@ -149,7 +149,7 @@ static inline int sys_loop_top(struct vcpu *cpu)
 	struct vcpu_sys *s = cpu->sys;
 	if (unlikely(s->nr_pending_write | s->irq_shadow | s->step | s->nmi_pending |
 		     s->exit_wanted | s->halted) ||
-	    unlikely(s->irq_hint && (cpu->rflags & FLAG_IF)))
+	    unlikely(s->irq_hint == 1 || (s->irq_hint && (cpu->rflags & FLAG_IF))))
 		return sys_loop_events(cpu);
 	return 0;
 }

@@ -627,19 +627,28 @@ static int pending_vector(struct vcpu *cpu)
 	return -1;
 }
 
-static void ack_vector(struct vcpu *cpu, int v)
+static int ack_vector(struct vcpu *cpu, int v)
 {
 	struct vcpu_sys *s = cpu->sys;
 	if (s->intc)
-		s->intc->ack(s->intc_opaque, v);
-	else
-		__atomic_and_fetch(&s->irq_bitmap[v / 64], ~(1ULL << (v % 64)), __ATOMIC_SEQ_CST);
+		return s->intc->ack(s->intc_opaque, v);
+	__atomic_and_fetch(&s->irq_bitmap[v / 64], ~(1ULL << (v % 64)), __ATOMIC_SEQ_CST);
+	return v;
+}
+
+/* NMIs latched by the intc (LINT1, NMI IPIs) become pending here. */
+static void poll_nmi(struct vcpu *cpu)
+{
+	struct vcpu_sys *s = cpu->sys;
+	if (s->intc && s->intc->take_nmi && s->intc->take_nmi(s->intc_opaque))
+		s->nmi_pending = 1;
 }
 
 /* Could the halted vCPU resume? (SDM Vol. 2 HLT: an enabled interrupt, NMI, INIT, reset) */
 static bool can_wake(struct vcpu *cpu)
 {
 	struct vcpu_sys *s = cpu->sys;
+	poll_nmi(cpu);
 	if (s->exit_wanted || (s->nmi_pending && !s->nmi_blocked))
 		return true;
 	return (cpu->rflags & FLAG_IF) && pending_vector(cpu) >= 0;
@@ -685,6 +694,11 @@ int sys_loop_events(struct vcpu *cpu)
 		update_key(cpu);
 	}
 	cpu->cur = NULL; /* faults while delivering are not the last instruction's */
+	if (s->irq_hint == 1) {
+		/* a new notification: look for an NMI; INTR waits for IF (irq_hint 2) */
+		s->irq_hint = 2;
+		poll_nmi(cpu);
+	}
 	if (s->nmi_pending && !s->nmi_blocked) {
 		s->nmi_pending = 0;
 		s->halted = false;
@@ -698,11 +712,16 @@ int sys_loop_events(struct vcpu *cpu)
 		__atomic_store_n(&s->irq_hint, 0, __ATOMIC_SEQ_CST);
 		v = pending_vector(cpu);
 		if (v >= 0) {
-			ack_vector(cpu, v);
-			s->irq_hint = 1; /* there may be more */
+			int zero = 0;
+			v = ack_vector(cpu, v);
+			/* there may be more (keep a concurrent new notification) */
+			__atomic_compare_exchange_n(&s->irq_hint, &zero, 2, false, __ATOMIC_SEQ_CST,
+						    __ATOMIC_SEQ_CST);
 			s->halted = false;
-			s->nr_interrupts++;
-			sys_deliver(cpu, (unsigned)v, EV_EXTINT, false, 0);
+			if (v >= 0) {
+				s->nr_interrupts++;
+				sys_deliver(cpu, (unsigned)v & 0xff, EV_EXTINT, false, 0);
+			}
 		}
 	}
 	return s->halted ? VCPU_EXIT_HLT : 0;
