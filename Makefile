@@ -19,9 +19,9 @@ else
 endif
 CFLAGS += $(CFLAGS_COMMON) $(OPT)
 LDFLAGS += $(OPT) -pthread
-LDLIBS += -lZydis -lm
+LDLIBS += -lZydis -lm -lz -llzma -lzstd
 
-SRCS := $(sort $(wildcard src/core/*.c src/cpu/*.c src/user/*.c src/hw/*.c src/boot/*.c))
+SRCS := $(sort $(wildcard src/core/*.c src/cpu/*.c src/user/*.c src/hw/*.c src/boot/*.c src/backend/*.c))
 OBJS := $(SRCS:%.c=$(ODIR)/%.o)
 # Everything but main.c, for linking tests against the CPU and runner.
 LIB_OBJS := $(filter-out $(ODIR)/src/core/main.o,$(OBJS))

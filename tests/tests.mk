@@ -88,3 +88,4 @@ $(DIFFTEST): $(CPU_TEST_DIR)/difftest.o $(CASE_OBJS) $(LIB_OBJS)
 # Robustness (sanitizers on hostile input) and fuzzing tiers: test-robust, test-fuzz, fuzz.
 -include tests/robust/robust.mk
 -include tests/fuzz/fuzz.mk
+-include tests/guest/guest.mk
