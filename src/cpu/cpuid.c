@@ -10,6 +10,8 @@
  * makes sensible choices. The brand string says what it really is.
  */
 #include "cpu.h"
+#include "cpuid.h"
+#include "omnivisor/vcpu_sys.h"
 
 /* Highest basic and extended leaves (CPUID.00H:EAX, CPUID.80000000H:EAX). */
 #define CPUID_MAX_BASIC 0x7u
@@ -155,6 +157,158 @@ void cpu_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 		/* 03H (no serial number), 05H (no MONITOR), 06H (no thermal/power features),
 		 * 07H is above: only ERMS (no BMI, AVX2, FSGSBASE, ...),
 		 * 80000005H (reserved on Intel), 80000007H (nothing advertised). */
+		set4(out, 0, 0, 0, 0);
+		break;
+	}
+}
+
+/* ==========================================================================================
+ * System mode (full virtualization): the guest is an operating system, so the profile also
+ * describes the system features the vCPU implements (paging, MSRs, APIC, MTRR/PAT, ...),
+ * exactly those and nothing else, and tells nothing of a hypervisor: no CPUID.01H:ECX[31], no
+ * 4000_0000H leaves. Identity: an Intel Xeon E5504 (Nehalem-EP, family 6 model 1AH stepping 5,
+ * 2.00 GHz, 4 MiB L3, no Hyper-Threading, no Turbo Boost), the real processor closest to what
+ * we implement at the TSC frequency we report (VCPU_TSC_HZ). Unlike that part, the profile
+ * also has the leaves 0BH/15H/16H (topology and TSC frequency, so a kernel need not calibrate),
+ * 1 GiB pages, RDTSCP and IA32_ARCH_CAPABILITIES (this CPU does not speculate). Every choice
+ * is listed, with reasons, in docs/system-registers.md.
+ * ========================================================================================== */
+#define SYS_MAX_BASIC 0x16u
+#define SYS_MAX_EXT 0x80000008u
+
+/* CPUID.01H:EDX (SDM Vol. 2A Table 3-11) */
+#define SYS_1_EDX                                                                            \
+	((1u << 0) |  /* FPU */                                                              \
+	 (1u << 2) |  /* DE: CR4.DE, DR4/DR5 #UD (breakpoints themselves: not implemented) */ \
+	 (1u << 3) |  /* PSE: CR4.PSE (required by x86-64 Linux; ignored by IA-32e paging) */ \
+	 (1u << 4) |  /* TSC, CR4.TSD */                                                      \
+	 (1u << 5) |  /* MSR: RDMSR/WRMSR */                                                  \
+	 (1u << 6) |  /* PAE (IA-32e paging; legacy PAE paging is not implemented) */         \
+	 (1u << 7) |  /* MCE: CR4.MCE (no #MC is ever raised) */                              \
+	 (1u << 8) |  /* CX8 */                                                               \
+	 (1u << 12) | /* MTRR: the MTRR MSRs (stored; memory types have no effect) */         \
+	 (1u << 13) | /* PGE: global pages */                                                 \
+	 (1u << 14) | /* MCA: IA32_MCG_CAP/STATUS with 0 banks */                             \
+	 (1u << 15) | /* CMOV */                                                              \
+	 (1u << 16) | /* PAT: IA32_PAT (stored) */                                            \
+	 (1u << 19) | /* CLFSH */                                                             \
+	 (1u << 23) | /* MMX */                                                               \
+	 (1u << 24) | /* FXSR */                                                              \
+	 (1u << 25) | /* SSE */                                                               \
+	 (1u << 26) | /* SSE2 */                                                              \
+	 (1u << 27))  /* SS: self-snoop (caches are always coherent here) */
+#define SYS_1_EDX_APIC (1u << 9)
+/* CPUID.01H:ECX (Table 3-10): the user-mode set; never bit 31 (hypervisor present) */
+#define SYS_1_ECX CPUID_1_ECX
+#define SYS_1_ECX_TSC_DEADLINE (1u << 24)
+
+/* CPUID.06H:EAX bit 2, ARAT: the APIC timer runs in every C-state (ours never stops). */
+#define SYS_6_EAX_ARAT (1u << 2)
+/* CPUID.07H.0:EDX bit 29: IA32_ARCH_CAPABILITIES (MSR 10AH) exists. */
+#define SYS_7_EDX_ARCH_CAPABILITIES (1u << 29)
+
+/* CPUID.80000001H:EDX: SYSCALL, NX, Page1GB (26), RDTSCP (27), LM */
+#define SYS_80000001_EDX (CPUID_80000001_EDX | (1u << 26) | (1u << 27))
+/* CPUID.80000007H:EDX bit 8: invariant TSC */
+#define SYS_80000007_EDX (1u << 8)
+
+static const char sys_brand[48] = "Intel(R) Xeon(R) CPU           E5504  @ 2.00GHz";
+
+/* Leaf 04H of the E5504: L1d 32 KiB 8-way, L1i 32 KiB 4-way, L2 256 KiB 8-way, L3 4 MiB 16-way
+ * inclusive. One core, one thread per cache (EAX[31:26] and EAX[25:14] = 0). */
+static const struct cache_desc sys_caches[] = {
+	CACHE(1u, 1u, 8u, 64u, 32u * 1024, 0),
+	CACHE(2u, 1u, 4u, 64u, 32u * 1024, 0),
+	CACHE(3u, 2u, 8u, 64u, 256u * 1024, 0),
+	CACHE(3u, 3u, 16u, 64u, 4u * 1024 * 1024, 1),
+};
+
+void cpu_cpuid_sys(struct vcpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+	const struct vcpu_sys *s = cpu->sys;
+	bool intc = s->intc != NULL;
+	uint32_t apic_id = s->index & 0xff;
+
+	/* SDM Vol. 2A CPUID: above the highest basic or extended leaf (4000_0000H included), the
+	 * data of the highest basic leaf. */
+	if (leaf >= 0x80000000u ? leaf > SYS_MAX_EXT : leaf > SYS_MAX_BASIC) {
+		leaf = SYS_MAX_BASIC;
+		subleaf = 0;
+	}
+
+	switch (leaf) {
+	case 0x0:
+		/* IA32_MISC_ENABLE[22] (Limit CPUID Maxval): leaf 0 reports 2 (SDM Vol. 4 2-2) */
+		set4(out, (s->misc_enable & (1ULL << 22)) ? 2u : SYS_MAX_BASIC, VENDOR_EBX, VENDOR_ECX,
+		     VENDOR_EDX);
+		break;
+	case 0x1:
+		set4(out, CPUID_1_EAX_VERSION, (apic_id << 24) | (1u << 16) | (8u << 8),
+		     SYS_1_ECX | (intc ? SYS_1_ECX_TSC_DEADLINE : 0),
+		     SYS_1_EDX | (intc ? SYS_1_EDX_APIC : 0));
+		break;
+	case 0x2:
+		set4(out, 0x0000ff01u, 0, 0, 0); /* FFH: cache and TLB data are in leaf 04H */
+		break;
+	case 0x4:
+		if (subleaf < sizeof(sys_caches) / sizeof(sys_caches[0]))
+			set4(out, sys_caches[subleaf].eax, sys_caches[subleaf].ebx,
+			     sys_caches[subleaf].ecx, sys_caches[subleaf].edx);
+		else
+			set4(out, 0, 0, 0, 0);
+		break;
+	case 0x6:
+		set4(out, intc ? SYS_6_EAX_ARAT : 0, 0, 0, 0);
+		break;
+	case 0x7:
+		if (subleaf == 0)
+			set4(out, 0, CPUID_7_EBX_ERMS, 0, SYS_7_EDX_ARCH_CAPABILITIES);
+		else
+			set4(out, 0, 0, 0, 0);
+		break;
+	case 0xb:
+		/* x2APIC topology (SDM Vol. 3A 9.9.1): one thread per core, one core per package.
+		 * ECX[15:8] level type (1 SMT, 2 core, 0 invalid), EDX x2APIC ID. */
+		if (subleaf == 0)
+			set4(out, 0, 1, (1u << 8) | 0, apic_id);
+		else if (subleaf == 1)
+			set4(out, 0, 1, (2u << 8) | 1, apic_id);
+		else
+			set4(out, 0, 0, subleaf & 0xff, apic_id);
+		break;
+	case 0x15:
+		/* TSC/crystal ratio 80/1 with a 25 MHz crystal: VCPU_TSC_HZ = 2.0 GHz */
+		_Static_assert(25000000ULL * 80 == VCPU_TSC_HZ, "CPUID 15H disagrees with VCPU_TSC_HZ");
+		set4(out, 1, 80, 25000000u, 0);
+		break;
+	case 0x16:
+		/* base, maximum and bus (reference) frequency in MHz */
+		set4(out, (uint32_t)(VCPU_TSC_HZ / 1000000), (uint32_t)(VCPU_TSC_HZ / 1000000), 100, 0);
+		break;
+	case 0x80000000u:
+		set4(out, SYS_MAX_EXT, 0, 0, 0);
+		break;
+	case 0x80000001u:
+		set4(out, 0, 0, CPUID_80000001_ECX, SYS_80000001_EDX);
+		break;
+	case 0x80000002u:
+	case 0x80000003u:
+	case 0x80000004u:
+		memcpy(out, sys_brand + (leaf - 0x80000002u) * 16, 16);
+		break;
+	case 0x80000006u:
+		set4(out, 0, 0, CPUID_80000006_ECX, 0);
+		break;
+	case 0x80000007u:
+		set4(out, 0, 0, 0, SYS_80000007_EDX);
+		break;
+	case 0x80000008u:
+		set4(out, CPUID_80000008_EAX, 0, 0, 0);
+		break;
+	default:
+		/* 03H (no PSN), 05H (no MONITOR), 08H, 09H (no DCA), 0AH (no architectural
+		 * performance monitoring: version 0), 0CH, 0DH (no XSAVE), 0EH-14H (no RDT, SGX,
+		 * PT), 80000005H (reserved on Intel) */
 		set4(out, 0, 0, 0, 0);
 		break;
 	}
