@@ -4,7 +4,8 @@
  * commands with their documented results (IBM PC AT Technical Reference, 8042 commands; IBM
  * PS/2 keyboard commands), the sequence Linux's i8042 driver runs (flush, self test, command
  * byte, AUX loop and IRQ12 test) and atkbd's probe (identify, LEDs, enable), IRQ1/IRQ12 levels
- * and edges, the reset line, the A20 bit, and hostile accesses.
+ * and edges, the reset line, the A20 bit, and hostile accesses. Also port 0x80 (src/hw/port80.c),
+ * the other legacy board port of this part (no file of its own yet).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 
 #include "omnivisor/bus.h"
 #include "omnivisor/hw/i8042.h"
+#include "omnivisor/hw/port80.h"
 
 struct world {
 	struct i8042 *k;
@@ -368,6 +370,47 @@ static void test_hostile(void **state)
 	bus_destroy(bus);
 }
 
+/* Port 0x80: writes kept and counted, reads give the last byte written (DMA page register file),
+ * wider accesses split by the bus */
+static void test_port80(void **state)
+{
+	(void)state;
+	struct port80 *p = port80_create();
+	assert_non_null(p);
+	struct bus *bus = bus_create();
+	assert_non_null(bus);
+	struct bus_dev *h = NULL;
+	assert_int_equal(port80_register(p, bus, &h), 0);
+	uint8_t d[4] = { 0 };
+	assert_int_equal(bus_pio_read(bus, 0x80, d, 1), 0);
+	assert_int_equal(d[0], 0x00);
+	for (unsigned v = 0; v < 256; v++) {
+		d[0] = (uint8_t)v;
+		assert_int_equal(bus_pio_write(bus, 0x80, d, 1), 0);
+		assert_int_equal(bus_pio_read(bus, 0x80, d, 1), 0);
+		assert_int_equal(d[0], v);
+	}
+	bus_data_put(d, 4, 0x44332211);
+	assert_int_equal(bus_pio_write(bus, 0x80, d, 4), BUS_UNASSIGNED | BUS_SPLIT);
+	assert_int_equal(port80_last_code(p), 0x11);
+	assert_int_equal(bus_pio_read(bus, 0x7f, d, 2), BUS_UNASSIGNED | BUS_SPLIT);
+	assert_int_equal(bus_data_get(d, 2), 0x11ff);
+	struct port80_stats st;
+	port80_get_stats(p, &st);
+	assert_int_equal(st.nr_writes, 257);
+	assert_int_equal(st.nr_reads, 258);
+	assert_int_equal(st.last_code, 0x11);
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+	port80_print_stats(p, f);
+	fclose(f);
+	assert_string_equal(text, "port80: 258 reads, 257 writes, last code 0x11\n");
+	free(text);
+	bus_destroy(bus);
+	port80_destroy(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +421,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_line_and_a20, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aux_absent_and_ram, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+		cmocka_unit_test(test_port80),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
