@@ -33,7 +33,7 @@ struct timer_service {
 	pthread_cond_t cb_done; /* broadcast when a callback returns */
 	pthread_t thread;
 	bool stop;
-	struct timer **heap; /* min-heap on deadline_ns; capacity >= nr_timers, so mod never allocates */
+	struct timer **heap; /* min-heap on deadline_ns; capacity >= nr_timers: mod never allocs */
 	size_t nr_pending, heap_cap;
 	struct timer *all; /* doubly linked list of allocated timers */
 	size_t nr_timers;

@@ -456,8 +456,8 @@ static void timer_rearm(struct lapic *l, uint64_t now_ns)
 		if (timer_mode(l) == TMODE_PERIODIC) {
 			ticks += (unsigned __int128)l->timer_expiries * l->timer_initial;
 			next = time_of_tick(l, ticks);
-			if (next < now_ns + MIN_PERIODIC_REARM_NS &&
-			    time_of_tick(l, ticks + l->timer_initial) - next < MIN_PERIODIC_REARM_NS)
+			uint64_t period = time_of_tick(l, ticks + l->timer_initial) - next;
+			if (next < now_ns + MIN_PERIODIC_REARM_NS && period < MIN_PERIODIC_REARM_NS)
 				next = now_ns + MIN_PERIODIC_REARM_NS;
 		} else {
 			next = time_of_tick(l, ticks);
@@ -623,7 +623,7 @@ static uint32_t reg_read(struct lapic *l, uint32_t offset, uint64_t now_ns)
 	case LAPIC_ESR:
 		return l->esr;
 	case LAPIC_ICR_LO:
-		return l->icr_lo; /* delivery status (bit 12) is always idle: delivery is synchronous */
+		return l->icr_lo; /* delivery status (bit 12) always idle: delivery is synchronous */
 	case LAPIC_ICR_HI:
 		return l->icr_hi;
 	case LAPIC_TIMER_ICR:
@@ -852,8 +852,9 @@ static void lint_update(struct lapic *l, unsigned pin, bool was_active)
 			/* level: one interrupt per assertion; remote IRR holds until EOI */
 			if (active && !(*lvt & LAPIC_LVT_REMOTE_IRR)) {
 				*lvt |= LAPIC_LVT_REMOTE_IRR;
+				unsigned vec = *lvt & 0xff;
 				lvt_deliver(l, idx);
-				if (!vec_test(l->irr, *lvt & 0xff) && !vec_test(l->isr, *lvt & 0xff))
+				if (!vec_test(l->irr, vec) && !vec_test(l->isr, vec))
 					*lvt &= ~LAPIC_LVT_REMOTE_IRR; /* refused */
 			}
 		} else if (rising) {
@@ -1070,7 +1071,8 @@ int lapic_set_base_msr(struct lapic *l, uint64_t value, uint64_t now_ns)
 	(void)now_ns;
 	pthread_mutex_lock(&l->lock);
 	/* SDM 11.4.4, Figure 11-5: bits 7:0 and 9 reserved, base up to MAXPHYADDR - 1 */
-	reserved = 0xffull | (1ull << 9) | LAPIC_BASE_X2APIC | ~((1ull << l->cfg.phys_addr_bits) - 1);
+	reserved = 0xffull | (1ull << 9) | LAPIC_BASE_X2APIC;
+	reserved |= ~((1ull << l->cfg.phys_addr_bits) - 1);
 	if (value & reserved) {
 		pthread_mutex_unlock(&l->lock);
 		return -EINVAL;

@@ -409,7 +409,8 @@ static void test_hostile_every_offset(void **state)
 				unsigned len = sizes[s];
 				if (off + len > 0x1000)
 					continue;
-				uint64_t v = ((uint64_t)rand_r(&seed) << 32) | (unsigned)rand_r(&seed);
+				uint64_t v = (uint64_t)rand_r(&seed) << 32;
+				v |= (unsigned)rand_r(&seed);
 				e->now += 7;
 				lapic_mmio_read(e->l, off, buf, len);
 				if (len == 4 && (off & 0xf) == 0 && off == LAPIC_LVT_ERROR)
@@ -1269,7 +1270,8 @@ static void test_destinations(void **state)
 	/* logical cluster: LDR[31:28] cluster, [27:24] member bits */
 	for (int i = 0; i < 4; i++) {
 		lapic_write(a[i], LAPIC_DFR, 0x0fffffff, 0);
-		lapic_write(a[i], LAPIC_LDR, ((uint32_t)(1 + i / 2) << 28) | ((1u << (i % 2)) << 24), 0);
+		uint32_t ldr = ((uint32_t)(1 + i / 2) << 28) | ((1u << (i % 2)) << 24);
+		lapic_write(a[i], LAPIC_LDR, ldr, 0);
 	}
 	ipi.vector = 0x43;
 	ipi.dest = 0x12; /* cluster 1, member bit 1: a[1] */

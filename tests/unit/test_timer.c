@@ -455,7 +455,8 @@ static void test_many(void **state)
 
 	for (int i = 0; i < N; i++) {
 		int id = (i * 17) % N; /* a permutation of 0..N-1 */
-		rt[i] = (struct rec_timer){ .rec = &rec, .id = id, .deadline = base + id * 200000ull };
+		rt[i] = (struct rec_timer){ .rec = &rec, .id = id };
+		rt[i].deadline = base + id * 200000ull;
 		rt[i].t = timer_new(svc, rec_cb, &rt[i]);
 	}
 	for (int i = 0; i < N; i++)

@@ -119,7 +119,7 @@ struct lapic_ipi {
 	uint8_t mode;	   /* enum lapic_dm */
 	uint8_t shorthand; /* enum lapic_shorthand (IOAPIC/MSI: LAPIC_SH_NONE) */
 	bool logical;	   /* destination mode: logical (LDR/DFR) or physical (APIC ID) */
-	bool level;	   /* ICR level bit: false = de-assert (INIT level de-assert is a no-op) */
+	bool level;	   /* ICR level bit: false = de-assert (INIT de-assert is a no-op) */
 	bool trigger_level; /* level-triggered (sets TMR; EOI is broadcast) */
 	uint8_t dest;	   /* 8-bit xAPIC destination; 0xff = broadcast */
 	uint8_t src_id;	   /* sender's APIC ID, for LAPIC_SH_OTHERS */
