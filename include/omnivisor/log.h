@@ -13,6 +13,9 @@ enum trace_bit {
 	TRACE_SYSCALL = 1u << 1, /* every forwarded system call with arguments and result */
 	TRACE_EXEC = 1u << 2,    /* program loading: segments, interpreter, entry */
 	TRACE_SIGNAL = 1u << 3,  /* signal delivery and return */
+	TRACE_EXC = 1u << 4,     /* system mode: every exception and interrupt delivered */
+	TRACE_PIO = 1u << 5,     /* port I/O through the bus */
+	TRACE_MMIO = 1u << 6,    /* MMIO through the bus */
 };
 
 extern unsigned trace_mask;

@@ -12,6 +12,7 @@ struct machine_options {
 	unsigned cpus;
 	bool debug_exit;  /* QEMU isa-debug-exit at port 0xF4 */
 	bool no_reboot;
+	bool host_decompress; /* bzImage: decompress on the host and enter vmlinux directly */
 	bool help;
 };
 

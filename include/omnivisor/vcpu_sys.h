@@ -181,7 +181,8 @@ struct vcpu_sys {
 	volatile int nmi_pending;
 	int delivering;               /* vector being delivered, or -1 (double-fault rules) */
 	int delivering_class;         /* its class (benign, contributory, page fault) for SDM Table 6-5 */
-	uint8_t step;                 /* shadow: the next block is one instruction (BKEY_STEP) */
+	uint8_t step;                 /* shadow, TF: the next block is one instruction (BKEY_STEP) */
+	uint8_t tf_armed;             /* the instruction being stepped started with RFLAGS.TF = 1 */
 	bool halted;
 	volatile int irq_hint;        /* an interrupt may be pending: ask the intc at the next boundary */
 	uint64_t irq_bitmap[4];       /* pending vectors when there is no intc (vcpu_sys_interrupt) */
@@ -239,6 +240,12 @@ void vcpu_sys_destroy(struct vcpu *cpu);
  */
 int vcpu_sys_set_long_mode(struct vcpu *cpu, uint64_t cr3, uint64_t gdt_base, uint16_t gdt_limit,
 			   uint16_t cs, uint16_t ds, uint64_t efer_extra);
+
+/*
+ * vcpu_sys_state_changed - a loader wrote the control registers, EFER, segment caches or CPL
+ * directly into cpu->sys: recompute the execution mode and flush the TLB.
+ */
+void vcpu_sys_state_changed(struct vcpu *cpu);
 
 /*
  * vcpu_sys_run - run @cpu until something the machine must handle: VCPU_EXIT_HLT (the vCPU is

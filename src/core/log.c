@@ -28,7 +28,8 @@ int trace_parse(const char *list)
 {
 	static const struct { const char *name; unsigned bit; } names[] = {
 		{ "cpu", TRACE_CPU }, { "syscall", TRACE_SYSCALL }, { "exec", TRACE_EXEC },
-		{ "signal", TRACE_SIGNAL },
+		{ "signal", TRACE_SIGNAL }, { "exc", TRACE_EXC }, { "pio", TRACE_PIO },
+		{ "mmio", TRACE_MMIO },
 	};
 	char buf[256], *save, *tok;
 	snprintf(buf, sizeof(buf), "%s", list);

@@ -12,9 +12,19 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../boot/layout.h"
+#include "omnivisor/boot.h"
 #include "omnivisor/bus.h"
+#include "omnivisor/char.h"
+#include "omnivisor/hw/acpi_pm.h"
 #include "omnivisor/hw/debugcon.h"
+#include "omnivisor/hw/i8042.h"
+#include "omnivisor/hw/i8254.h"
+#include "omnivisor/hw/i8259.h"
+#include "omnivisor/hw/ioapic.h"
 #include "omnivisor/hw/lapic.h"
+#include "omnivisor/hw/rtc.h"
+#include "omnivisor/hw/serial8250.h"
 #include "omnivisor/log.h"
 #include "omnivisor/machine.h"
 #include "omnivisor/multiboot.h"
@@ -24,7 +34,11 @@
 #define DEFAULT_MEMORY (512ULL << 20)
 #define MIN_MEMORY (2ULL << 20)
 #define MAX_MEMORY 0xc0000000ULL   /* below the PCI hole (src/boot/layout.h) */
-#define LAPIC_GPA 0xfee00000ULL
+#define LAPIC_GPA LAYOUT_LAPIC_BASE
+#define COM1_BASE 0x3f8
+#define COM1_IRQ 4
+#define PIT_IRQ 0
+#define RTC_IRQ 8
 #define MULTIBOOT_INFO_GPA 0x9000ULL
 /* LAPIC timer input: the 25 MHz core crystal CPUID.15H reports (Linux takes the APIC timer
  * period from it on Intel CPUs: arch/x86/kernel/tsc.c native_calibrate_tsc) */
@@ -40,6 +54,16 @@ struct machine {
 	struct timer *lapic_timer;
 	struct lapic *lapic;
 	struct debugcon dbg;
+	/* the PC */
+	struct i8259 *pic;
+	struct ioapic *ioapic;
+	struct i8254 *pit;
+	struct rtc *rtc;
+	struct serial8250 *com1;
+	struct char_stdio *console;
+	struct i8042 *kbc;
+	struct acpi_pm *pm;
+	struct timer *pit_timer, *rtc_timer, *com1_timer, *pm_timer;
 	struct vcpu cpu;
 	struct vcpu_sys *sys;
 	int exit_status;
@@ -52,7 +76,8 @@ static void usage(FILE *f)
 		"\n"
 		"Boot a virtual PC (full virtualization on the software vCPU).\n"
 		"\n"
-		"  --kernel FILE     kernel to boot: a Multiboot v1 flat kernel (tests/guest)\n"
+		"  --kernel FILE     kernel to boot: a Linux bzImage or ELF vmlinux (64-bit boot\n"
+		"                    protocol), or a Multiboot v1 flat kernel (tests/guest)\n"
 		"  --initrd FILE     initial RAM disk (Linux)\n"
 		"  --append STRING   kernel command line\n"
 		"  --memory SIZE     guest RAM in bytes, with an optional K, M or G suffix (binary\n"
@@ -61,7 +86,14 @@ static void usage(FILE *f)
 		"  --debug-exit      add the debug-exit port 0xF4 (QEMU's isa-debug-exit): a guest\n"
 		"                    write of V ends the VM with status (V << 1) | 1\n"
 		"  --no-reboot       exit instead of rebooting when the guest resets\n"
+		"  --host-decompress decompress a bzImage's payload on the host and enter the\n"
+		"                    kernel directly\n"
+		"  --trace LIST      comma-separated: cpu (every block), exc (exceptions and\n"
+		"                    interrupts), pio, mmio (device accesses), to stderr\n"
 		"  -h, --help        this text\n"
+		"\n"
+		"The console is COM1 on the terminal (raw mode when it is one); Ctrl-A X quits,\n"
+		"Ctrl-A Ctrl-A sends Ctrl-A.\n"
 		"\n"
 		"Exit status: 0 when the guest powers off, 3 after a triple fault (a register dump\n"
 		"goes to stderr), 2 for bad options or files, (V << 1) | 1 through --debug-exit.\n");
@@ -100,6 +132,8 @@ int machine_parse_options(int argc, char **argv, struct machine_options *o)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "debug-exit", no_argument, NULL, 'x' },
 		{ "no-reboot", no_argument, NULL, 'r' },
+		{ "trace", required_argument, NULL, 't' },
+		{ "host-decompress", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -135,6 +169,14 @@ int machine_parse_options(int argc, char **argv, struct machine_options *o)
 		}
 		case 'x': o->debug_exit = true; break;
 		case 'r': o->no_reboot = true; break;
+		case 'd': o->host_decompress = true; break;
+		case 't':
+			if (trace_parse(optarg)) {
+				fprintf(stderr, "omnivisor run: --trace '%s': unknown (cpu, exc, pio, "
+						"mmio)\n", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h': o->help = true; return 0;
 		default:
 			fprintf(stderr, "omnivisor run: unknown option '%s' (try --help)\n",
@@ -273,6 +315,196 @@ static const struct vcpu_intc_ops lapic_intc_ops = {
 	.wrmsr = intc_wrmsr,
 };
 
+/* ---- the PC's interrupt wiring -------------------------------------------------------------- */
+
+/*
+ * An ISA interrupt line goes to both the 8259 pair (input n) and the IOAPIC (pin n, but IRQ 0 is
+ * wired to pin 2 as on real chipsets; the MADT's interrupt source override says so).
+ */
+static void isa_irq_set(void *opaque, int n, int level)
+{
+	struct machine *m = opaque;
+	i8259_set_irq(m->pic, n, level);
+	ioapic_set_irq(m->ioapic, n == 0 ? 2 : n, level);
+}
+
+static struct irq_line isa_irq(struct machine *m, int n)
+{
+	return (struct irq_line){ .set = isa_irq_set, .opaque = m, .n = n };
+}
+
+/* 8259 INTR -> LINT0 of the LAPIC (ExtINT when the guest programs LVT LINT0 so) */
+static void pic_intr(void *opaque, int n, int level)
+{
+	struct machine *m = opaque;
+	lapic_set_lint(m->lapic, 0, level);
+}
+
+static int pic_inta(void *opaque)
+{
+	struct machine *m = opaque;
+	return i8259_ack(m->pic);
+}
+
+/* IOAPIC message -> the local APIC(s); one vCPU: it takes every fixed/lowest-priority message
+ * addressed to it (physical ID 0 or a logical destination with its bit; broadcast 0xff). */
+static void ioapic_deliver(void *opaque, uint8_t dest, bool dest_logical, uint8_t mode,
+			   uint8_t vector, bool level)
+{
+	struct machine *m = opaque;
+	struct lapic_ipi ipi = { 0 };
+	ipi.dest = dest;
+	ipi.logical = dest_logical;
+	ipi.mode = mode;
+	ipi.vector = vector;
+	ipi.level = true;
+	ipi.trigger_level = level;
+	ipi.shorthand = 0;
+	if (lapic_matches(m->lapic, &ipi))
+		lapic_deliver(m->lapic, mode, vector, level);
+}
+
+static void lapic_eoi(void *opaque, int vector)
+{
+	struct machine *m = opaque;
+	ioapic_eoi(m->ioapic, vector);
+}
+
+static void pit_timer_fired(void *opaque, uint64_t now_ns)
+{
+	i8254_timer(((struct machine *)opaque)->pit, now_ns);
+}
+
+static void rtc_timer_fired(void *opaque, uint64_t now_ns)
+{
+	rtc_timer(((struct machine *)opaque)->rtc, now_ns);
+}
+
+static void com1_timer_fired(void *opaque, uint64_t now_ns)
+{
+	serial8250_timer(((struct machine *)opaque)->com1, now_ns);
+}
+
+static void pm_timer_fired(void *opaque, uint64_t now_ns)
+{
+	acpi_pm_timer(((struct machine *)opaque)->pm, now_ns);
+}
+
+static int64_t host_time_ns(void *opaque)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void machine_poweroff(void *opaque)
+{
+	struct machine *m = opaque;
+	m->exit_status = 0;
+	vcpu_sys_request_exit(&m->cpu, VCPU_EXIT_POWEROFF);
+}
+
+static void machine_reset(void *opaque)
+{
+	struct machine *m = opaque;
+	vcpu_sys_request_exit(&m->cpu, VCPU_EXIT_RESET);
+}
+
+static void console_quit(void *opaque)
+{
+	struct machine *m = opaque;
+	m->exit_status = 0;
+	vcpu_sys_request_exit(&m->cpu, VCPU_EXIT_POWEROFF);
+}
+
+/* Port 0x80: POST codes; writes are dropped, reads float high. */
+static const struct bus_ops port80_ops = { 0 };
+
+static int create_pc(struct machine *m)
+{
+	struct i8259_config pc = { .intr = { .set = pic_intr, .opaque = m } };
+	struct ioapic_config ic = { .id = LAYOUT_IOAPIC_ID, .deliver = ioapic_deliver,
+				    .deliver_opaque = m };
+	struct i8254_config tc = { 0 };
+	struct rtc_config rc = { 0 };
+	struct serial8250_config sc = { 0 };
+	struct char_stdio_config cc = { 0 };
+	struct i8042_config kc = { 0 };
+	struct acpi_pm_config ac = { 0 };
+	struct serial8250_config *scp = &sc;
+	struct char_frontend fe;
+
+	m->pic = i8259_create(&pc);
+	m->ioapic = ioapic_create(&ic);
+	m->pit_timer = timer_new(m->timers, pit_timer_fired, m);
+	m->rtc_timer = timer_new(m->timers, rtc_timer_fired, m);
+	m->com1_timer = timer_new(m->timers, com1_timer_fired, m);
+	m->pm_timer = timer_new(m->timers, pm_timer_fired, m);
+	if (!m->pic || !m->ioapic || !m->pit_timer || !m->rtc_timer || !m->com1_timer ||
+	    !m->pm_timer)
+		return -ENOMEM;
+
+	tc.irq0 = isa_irq(m, PIT_IRQ);
+	tc.clock_ns = clock_hook;
+	tc.arm = timer_arm_hook;
+	tc.arm_opaque = m->pit_timer;
+	m->pit = i8254_create(&tc);
+
+	rc.irq = isa_irq(m, RTC_IRQ);
+	rc.clock_ns = clock_hook;
+	rc.host_time_ns = host_time_ns;
+	rc.arm = timer_arm_hook;
+	rc.arm_opaque = m->rtc_timer;
+	m->rtc = rtc_create(&rc);
+
+	cc.escape_char = 0x01; /* Ctrl-A */
+	cc.quit = console_quit;
+	cc.quit_opaque = m;
+	cc.in_fd = STDIN_FILENO;
+	cc.out_fd = STDOUT_FILENO;
+	m->console = char_stdio_create(&cc);
+	if (!m->console)
+		return -errno;
+	scp->irq = isa_irq(m, COM1_IRQ);
+	scp->backend = char_stdio_backend(m->console);
+	scp->clock_ns = clock_hook;
+	scp->arm = timer_arm_hook;
+	scp->arm_opaque = m->com1_timer;
+	m->com1 = serial8250_create(scp);
+
+	kc.kbd_irq = isa_irq(m, I8042_KBD_IRQ);
+	kc.aux_irq = isa_irq(m, I8042_AUX_IRQ);
+	kc.reset = machine_reset;
+	kc.reset_opaque = m;
+	m->kbc = i8042_create(&kc);
+
+	ac.sci = isa_irq(m, LAYOUT_ACPI_SCI_IRQ);
+	ac.clock_ns = clock_hook;
+	ac.arm = timer_arm_hook;
+	ac.arm_opaque = m->pm_timer;
+	ac.poweroff = machine_poweroff;
+	ac.poweroff_opaque = m;
+	ac.reset = machine_reset;
+	ac.reset_opaque = m;
+	m->pm = acpi_pm_create(&ac);
+	if (!m->pit || !m->rtc || !m->com1 || !m->kbc || !m->pm)
+		return -ENOMEM;
+
+	if (i8259_register(m->pic, m->bus) ||
+	    ioapic_register(m->ioapic, m->bus, LAYOUT_IOAPIC_BASE) ||
+	    i8254_register(m->pit, m->bus) || rtc_register(m->rtc, m->bus, RTC_BASE, NULL) ||
+	    serial8250_register(m->com1, m->bus, COM1_BASE, "com1", NULL) ||
+	    i8042_register(m->kbc, m->bus, NULL, NULL) ||
+	    acpi_pm_register(m->pm, m->bus, LAYOUT_ACPI_PM_BASE, NULL) ||
+	    bus_register_pio(m->bus, 0x80, 1, &port80_ops, m, "port80", NULL))
+		return -EBUSY;
+	rtc_set_mem_size(m->rtc, m->ram_size, 0);
+	fe = serial8250_frontend(m->com1);
+	if (char_stdio_start(m->console, &fe))
+		return -ENOMEM;
+	return 0;
+}
+
 /* ---- construction --------------------------------------------------------------------------- */
 
 static int read_file(const char *what, const char *path, void **buf, size_t *len)
@@ -332,6 +564,10 @@ static int machine_create(struct machine *m)
 	lc.clock_ns = clock_hook;
 	lc.read_tsc = lapic_read_tsc;
 	lc.tsc_opaque = m;
+	lc.eoi = lapic_eoi;
+	lc.eoi_opaque = m;
+	lc.extint_ack = pic_inta;
+	lc.extint_opaque = m;
 	m->lapic = lapic_create(&lc);
 	if (!m->lapic_timer || !m->lapic || lapic_register(m->lapic, m->bus, LAPIC_GPA, NULL))
 		goto nomem;
@@ -343,10 +579,75 @@ static int machine_create(struct machine *m)
 	if (debugcon_register(&m->dbg, m->bus) ||
 	    (m->opt.debug_exit && debugexit_register(&m->dbg, m->bus)))
 		goto nomem;
+	if (create_pc(m)) {
+		fprintf(stderr, "omnivisor run: cannot create the PC devices\n");
+		return -ENOMEM;
+	}
 	return 0;
 nomem:
 	fprintf(stderr, "omnivisor run: cannot create the machine (out of memory)\n");
 	return -ENOMEM;
+}
+
+static void set_seg(struct seg_cache *d, const struct boot_seg *s)
+{
+	d->base = s->base;
+	d->limit = s->limit;
+	d->sel = s->sel;
+	d->attr = s->attr;
+}
+
+/* Linux x86 boot protocol, 64-bit entry (src/boot, docs/boot.md). */
+static int load_linux(struct machine *m, const void *img, size_t len)
+{
+	struct guest_ram ram = { .hva = m->ram, .size = m->ram_size };
+	struct boot_config bc = { 0 };
+	struct boot_cpu_state st;
+	struct vcpu_sys *s = m->sys;
+	void *initrd = NULL;
+	size_t initrd_len = 0;
+	int r;
+
+	if (m->opt.initrd && (r = read_file("initrd", m->opt.initrd, &initrd, &initrd_len)))
+		return r;
+	bc.kernel = img;
+	bc.kernel_len = len;
+	bc.initrd = initrd;
+	bc.initrd_len = initrd_len;
+	bc.cmdline = m->opt.append;
+	bc.nr_cpus = m->opt.cpus;
+	bc.host_decompress = m->opt.host_decompress;
+	r = boot_linux(&ram, &bc, &st, NULL);
+	free(initrd);
+	if (r) {
+		fprintf(stderr, "omnivisor run: kernel '%s': cannot boot it (%s)\n", m->opt.kernel,
+			strerror(-r));
+		return r;
+	}
+	m->cpu.rip = st.rip;
+	m->cpu.gpr[R_RSP] = st.rsp;
+	m->cpu.gpr[R_RSI] = st.rsi;
+	m->cpu.rflags = st.rflags | 2;
+	s->cr0 = st.cr0;
+	s->cr3 = st.cr3;
+	s->cr4 = st.cr4;
+	s->efer = st.efer;
+	s->gdtr.base = st.gdt_base;
+	s->gdtr.limit = st.gdt_limit;
+	s->idtr.base = st.idt_base;
+	s->idtr.limit = st.idt_limit;
+	set_seg(&s->seg[SR_CS], &st.cs);
+	set_seg(&s->seg[SR_DS], &st.ds);
+	set_seg(&s->seg[SR_ES], &st.es);
+	set_seg(&s->seg[SR_SS], &st.ss);
+	set_seg(&s->seg[SR_FS], &st.fs);
+	set_seg(&s->seg[SR_GS], &st.gs);
+	set_seg(&s->tr, &st.tr);
+	set_seg(&s->ldtr, &st.ldtr);
+	m->cpu.fs_base = st.fs.base;
+	m->cpu.gs_base = st.gs.base;
+	vcpu_sys_state_changed(&m->cpu);
+	return 0;
 }
 
 static int load_kernel(struct machine *m)
@@ -366,9 +667,7 @@ static int load_kernel(struct machine *m)
 			m->cpu.gpr[R_RBX] = mb.info_gpa;
 		}
 	} else {
-		fprintf(stderr, "omnivisor run: kernel '%s': not a Multiboot kernel (Linux bzImage "
-				"support is not wired in yet)\n", m->opt.kernel);
-		r = -ENOEXEC;
+		r = load_linux(m, img, len);
 	}
 	free(img);
 	return r;

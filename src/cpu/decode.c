@@ -12,6 +12,7 @@
 #include "cpu.h"
 #include "omnivisor/memory.h"
 #include "sys.h"
+#include "sysctl.h"
 
 #define BLOCK_MAX_INSNS 64
 #define HASH_BITS 16
@@ -755,6 +756,21 @@ static void sys_select(const ZydisDecodedInstruction *zi, uint32_t key, struct i
 	}
 	if ((key & BKEY_MODE) != VCPU_MODE_LONG64 && mode32_handlers[zi->mnemonic])
 		in->fn = mode32_handlers[zi->mnemonic];
+	if (zi->mnemonic == ZYDIS_MNEMONIC_MOV &&
+	    (in->op[0].kind == OPK_CR || in->op[1].kind == OPK_CR)) {
+		in->fn = sysctl_mov_cr;
+		in->flags |= INSN_END;
+	} else if (zi->mnemonic == ZYDIS_MNEMONIC_MOV &&
+		   (in->op[0].kind == OPK_DR || in->op[1].kind == OPK_DR)) {
+		in->fn = sysctl_mov_dr;
+		in->flags |= INSN_END;
+	} else {
+		insn_fn f = sys_seg_select(in);
+		if (f) {
+			in->fn = f;
+			in->flags |= INSN_END;
+		}
+	}
 	if ((key & (BKEY_TS | BKEY_EM | BKEY_NOFXSR)) && fpu_class(zi, &x87)) {
 		/* EM: x87 -> #NM, MMX/SSE -> #UD; TS: #NM; OSFXSR = 0: SSE -> #UD */
 		if ((key & BKEY_EM) && !x87)

@@ -144,7 +144,8 @@ static __attribute__((noinline)) int run_loop(struct vcpu *cpu)
 		}
 		cpu->nr_blocks++;
 		cpu->blk_gva = b->gva;
-		cpu->chain_budget = CHAIN_BUDGET;
+		/* one-instruction blocks (interrupt shadow, single-step) must come back here */
+		cpu->chain_budget = (cpu->block_key & BKEY_STEP) ? 0 : CHAIN_BUDGET;
 		if (trace_on(TRACE_CPU)) {
 			trace_block(cpu, b);
 			cpu->chain_budget = 0;

@@ -25,6 +25,10 @@
 
 extern const struct insn_entry exception_insns[], seg_insns[], sysctl_insns[], msr_insns[],
 	io_insns[];
+/* Forms that share a mnemonic with user-mode ones (MOV Sreg, PUSH/POP Sreg, far JMP/CALL/RET):
+ * the handler for @in, or NULL (seg.c). */
+insn_fn sys_seg_select(const struct insn *in);
+
 /* 32-bit code: near CALL/RET with 4-byte stack slots (sysmem.c) */
 extern const struct insn_entry mode32_insns[];
 
@@ -148,7 +152,8 @@ static inline int sys_loop_top(struct vcpu *cpu)
 {
 	struct vcpu_sys *s = cpu->sys;
 	if (unlikely(s->nr_pending_write | s->irq_shadow | s->step | s->nmi_pending |
-		     s->exit_wanted | s->halted) ||
+		     s->exit_wanted | s->halted | s->tf_armed) ||
+	    unlikely(cpu->rflags & FLAG_TF) ||
 	    unlikely(s->irq_hint == 1 || (s->irq_hint && (cpu->rflags & FLAG_IF))))
 		return sys_loop_events(cpu);
 	return 0;

@@ -571,6 +571,13 @@ int vcpu_sys_set_long_mode(struct vcpu *cpu, uint64_t cr3, uint64_t gdt_base, ui
 	return 0;
 }
 
+void vcpu_sys_state_changed(struct vcpu *cpu)
+{
+	sys_set_cpl(cpu, cpu->sys->seg[SR_CS].attr >> SEG_ATTR_DPL_SHIFT & 3);
+	sys_update_mode(cpu);
+	sys_flush_tlb_all(cpu);
+}
+
 /* ---- events --------------------------------------------------------------------------------- */
 
 static void wake(struct vcpu *cpu)
@@ -665,6 +672,12 @@ void vcpu_sys_wait(struct vcpu *cpu)
 	}
 }
 
+static bool movss(const struct insn *in)
+{
+	return in && (in->mnemonic == ZYDIS_MNEMONIC_MOV || in->mnemonic == ZYDIS_MNEMONIC_POP) &&
+	       in->op[0].kind == OPK_SEG && in->op[0].reg == SR_SS;
+}
+
 /*
  * At a block boundary with something to do (sys_loop_top): write back bounced stores, step
  * through an interrupt shadow, take an NMI or an external interrupt (SDM Vol. 3A 6.8-6.9:
@@ -681,10 +694,25 @@ int sys_loop_events(struct vcpu *cpu)
 		s->exit_wanted = 0;
 		return r;
 	}
+	if (s->tf_armed && movss(cpu->cur)) {
+		/* MOV SS / POP SS also hold back the single-step trap for one instruction (SDM
+		 * Vol. 3A 6.8.3): it comes after the next instruction instead */
+		s->tf_armed = 0;
+	} else if (s->tf_armed) {
+		/* the instruction just run began with TF = 1: single-step trap, DR6.BS (SDM Vol. 3A
+		 * 17.3.1.4); RIP is the next instruction */
+		s->tf_armed = 0;
+		s->dr[6] |= 0x4000;
+		cpu->cur = NULL;
+		if (trace_on(TRACE_EXC))
+			pr_trace("exc: single-step #DB at rip %#" PRIx64, cpu->rip);
+		sys_deliver(cpu, EXC_DB, EV_EXCEPTION, false, 0);
+	}
 	if (s->irq_shadow) {
 		/* STI / MOV SS just executed: run exactly one more instruction first */
 		s->irq_shadow = 0;
 		s->step = 1;
+		s->tf_armed = !!(cpu->rflags & FLAG_TF);
 		update_key(cpu);
 		cpu->chain_budget = 0;
 		return 0;
@@ -720,23 +748,38 @@ int sys_loop_events(struct vcpu *cpu)
 			s->halted = false;
 			if (v >= 0) {
 				s->nr_interrupts++;
+				if (trace_on(TRACE_EXC))
+					pr_trace("exc: interrupt %d at rip %#" PRIx64, v, cpu->rip);
 				sys_deliver(cpu, (unsigned)v & 0xff, EV_EXTINT, false, 0);
 			}
 		}
 	}
-	return s->halted ? VCPU_EXIT_HLT : 0;
+	if (s->halted)
+		return VCPU_EXIT_HLT;
+	if (cpu->rflags & FLAG_TF) {
+		/* single-step the next instruction (an event delivered above cleared TF) */
+		s->tf_armed = 1;
+		s->step = 1;
+		update_key(cpu);
+	}
+	return 0;
 }
 
 /* Deliver the exception vcpu_run returned with; nested faults come back here via longjmp. */
 static int deliver_exception(struct vcpu *cpu)
 {
 	cpu->sys->nr_pending_write = 0; /* the faulting instruction's bounced stores are void */
+	cpu->sys->tf_armed = 0;         /* a fault is not a completed instruction: no #DB trap */
 	cpu->cur = NULL;
 	if (setjmp(cpu->unwind)) {
 		/* a fault while delivering: cpu->exc_* describe it */
 		cpu->cur = NULL;
 		block_cache_unlock_after_fault(cpu);
 	}
+	if (trace_on(TRACE_EXC))
+		pr_trace("exc: vector %d error %#x addr %#" PRIx64 " at rip %#" PRIx64 " cpl %u%s",
+			 cpu->exc_vector, cpu->exc_error, cpu->exc_addr, cpu->rip, cpu->sys->cpl,
+			 cpu->sys->delivering >= 0 ? " (while delivering)" : "");
 	return sys_exception_unwound(cpu);
 }
 
