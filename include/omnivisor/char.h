@@ -99,7 +99,9 @@ static inline void char_backend_accept_input(const struct char_backend *be)
  *
  * Escape sequences (as QEMU's -serial mon:stdio), recognised in the input stream when
  * escape_char is not 0 (conventionally 0x01, Ctrl-A):
- *   Ctrl-A x       call quit(quit_opaque) (from the reader thread); input stops
+ *   Ctrl-A x       call quit(quit_opaque) from the reader thread, which then ends (input
+ *                  stops); quit must only signal the machine: calling char_stdio_destroy from
+ *                  it would join the calling thread
  *   Ctrl-A Ctrl-A  send one Ctrl-A to the guest
  *   Ctrl-A h or ?  print the list of escapes on standard error
  *   Ctrl-A other   ignored (both bytes are dropped)
