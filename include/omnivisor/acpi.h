@@ -22,7 +22,8 @@
  *         ACPI_PM_SLP_TYP_S5), \_SB.PCI0 (PNP0A03 host bridge, _UID 0, _BBN 0, _CRS with bus
  *         0-255, config ports 0xcf8-0xcff, I/O 0-0xcf7 and 0xd00-0xffff, memory 0xa0000-0xbffff
  *         and the PCI hole below the IOAPIC, and _PRT routing device D pin P to GSI
- *         LAYOUT_PCI_INTX_GSI_BASE + (D + P) % LAYOUT_PCI_INTX_NR_GSI).
+ *         LAYOUT_PCI_INTX_GSI_BASE + (D + P) % LAYOUT_PCI_INTX_NR_GSI = 16 + (D + P) % 4, the
+ *         PCI host bridge's PIRQ swizzle).
  * Every table's checksum makes its bytes sum to 0 (the RSDP has two: first 20 bytes, all 36).
  */
 #ifndef OMNIVISOR_ACPI_H

@@ -85,16 +85,18 @@
 #define LAYOUT_ACPI_PM_TMR (LAYOUT_ACPI_PM_BASE + 0x8)   /* PM_TMR (4) */
 #define LAYOUT_ACPI_PM_LEN 0xc
 /* Reset Control Register (PIIX4 / ICH "RST_CNT"), the FADT's RESET_REG; value 0x06 = hard
- * reset. It is inside the PCI CONFIG_ADDRESS dword 0xcf8-0xcfb: see docs/boot.md. */
+ * reset. It is inside the PCI CONFIG_ADDRESS dword 0xcf8-0xcfb: the PCI host bridge decodes
+ * byte accesses to it (include/omnivisor/hw/pci.h); see docs/boot.md. */
 #define LAYOUT_RESET_CTL_PORT 0xcf9
 #define LAYOUT_RESET_VALUE 0x06
 /* The SCI: ISA IRQ 9, identity-mapped to GSI 9, level-triggered active-high (MADT override) */
 #define LAYOUT_ACPI_SCI_IRQ 9
 
 /* PCI INTx routing the DSDT's _PRT describes (bus 0): device D, pin P (0 = INTA) goes to
- * GSI LAYOUT_PCI_INTX_GSI_BASE + (D + P) % LAYOUT_PCI_INTX_NR_GSI, level-triggered active-low
- * (the usual swizzle; the PCI host bridge must route its devices the same way). */
+ * GSI LAYOUT_PCI_INTX_GSI_BASE + (D + P) % LAYOUT_PCI_INTX_NR_GSI, level-triggered active-low:
+ * the swizzle of the PCI host bridge (include/omnivisor/hw/pci.h: PIRQ (s + p - 1) mod 4 with
+ * p = 1..4, PIRQ A-D on IOAPIC pins 16-19). Both must change together. */
 #define LAYOUT_PCI_INTX_GSI_BASE 16
-#define LAYOUT_PCI_INTX_NR_GSI 8
+#define LAYOUT_PCI_INTX_NR_GSI 4
 
 #endif

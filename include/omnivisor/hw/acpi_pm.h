@@ -134,9 +134,10 @@ void acpi_pm_rst_cnt_write(struct acpi_pm *pm, uint8_t value);
  */
 int acpi_pm_register(struct acpi_pm *pm, struct bus *bus, uint16_t base, struct bus_dev **devp);
 /*
- * acpi_pm_register_reset - claim the 1-byte RST_CNT port @port (0xcf9). 0xcf9 lies inside the
- * PCI host bridge's CONFIG_ADDRESS dword (0xcf8-0xcfb): when the PCI device owns that range this
- * returns -EBUSY, and the PCI device must hand 1-byte accesses at 0xcf9 to acpi_pm_rst_cnt_*.
+ * acpi_pm_register_reset - claim the 1-byte RST_CNT port @port (0xcf9), for a machine without
+ * the PCI host bridge. 0xcf9 lies inside CONFIG_ADDRESS (0xcf8-0xcfb), which the PCI host
+ * bridge registers and whose byte at 0xcf9 it decodes itself as the reset control register
+ * (include/omnivisor/hw/pci.h, cfg.reset): with it, this returns -EBUSY and is not needed.
  */
 int acpi_pm_register_reset(struct acpi_pm *pm, struct bus *bus, uint16_t port,
 			   struct bus_dev **devp);
