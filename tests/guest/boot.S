@@ -276,6 +276,8 @@ do_sysret:
 	mov	user_rip(%rip), %rcx
 	mov	user_rflags(%rip), %r11
 	mov	user_rsp(%rip), %rsp
+	.globl do_sysret_insn
+do_sysret_insn:
 	sysretq
 
 /*

@@ -197,6 +197,7 @@ extern uint64_t user_arg;
 extern uint64_t uret_rip, uret_rsp;
 uint64_t run_user(uint64_t unused);
 uint64_t do_sysret(uint64_t unused);
+extern char do_sysret_insn[];
 void syscall_entry(void);
 /* Filled by syscall_entry: rcx, r11, rflags, cs, ss, rsp, rax at entry */
 extern volatile uint64_t sc_rec[7];

@@ -156,6 +156,14 @@ void test_main(void)
 	printf("after tpr=0x30: delivered=%lu irr=%d\n", vec_count[VEC_IPI] - 1, irr_bit(VEC_IPI));
 	lapic_write(LAPIC_TPR, 0);
 
+	/* CR8 is TPR[7:4] (10.8.6.1): writing CR8 sets TPR = CR8 << 4, reading gives TPR >> 4 */
+	write_cr8(5);
+	printf("cr8=5: tpr=%#x\n", lapic_read(LAPIC_TPR));
+	lapic_write(LAPIC_TPR, 0x9c);
+	printf("tpr=0x9c: cr8=%#lx\n", read_cr8());
+	write_cr8(0);
+	printf("cr8=0: tpr=%#x\n", lapic_read(LAPIC_TPR));
+
 	/* HLT woken by the one-shot LAPIC timer */
 	lapic_write(LAPIC_TIMER_DCR, 0xb);		   /* divide by 1 */
 	lapic_write(LAPIC_LVT_TIMER, VEC_TIMER);	   /* one-shot, not masked */

@@ -28,7 +28,8 @@ __asm__(".text\n"
 	"	mov %rax, u_cs(%rip)\n"
 	"	mov %ss, %rax\n"
 	"	mov %rax, u_ss(%rip)\n"
-	"	pushfq\n"
+	".globl u_record_pushf\n"
+	"u_record_pushf: pushfq\n"
 	"	popq u_rflags(%rip)\n"
 	"	mov %rsp, u_rsp(%rip)\n"
 	"u_record_int: int $0x80\n"
@@ -90,7 +91,7 @@ __asm__(".text\n"
 void u_record(void), u_int81(void), u_ud2(void), u_int3(void), u_syscall(void), u_hlt(void),
 	u_cli(void), u_cr3(void), u_invlpg(void), u_rdmsr(void), u_in(void);
 uint64_t k_int3(uint64_t);
-extern char u_record_int[], u_record_after[], u_int81_insn[], u_ud2_insn[], u_int3_after[],
+extern char u_record_pushf[], u_record_int[], u_record_after[], u_int81_insn[], u_ud2_insn[], u_int3_after[],
 	u_syscall_after[], u_hlt_insn[], u_cli_insn[], u_cr3_insn[], u_invlpg_insn[],
 	u_rdmsr_insn[], u_in_insn[], k_int3_after[];
 
@@ -141,6 +142,7 @@ static void gp_cpl3(const char *what, void (*fn)(void))
 void test_main(void)
 {
 	name_addr((uint64_t)u_record_after, "u_record_after");
+	name_addr((uint64_t)u_record_pushf, "u_record_pushf");
 	name_addr((uint64_t)u_int81_insn, "u_int81");
 	name_addr((uint64_t)u_ud2_insn, "u_ud2");
 	name_addr((uint64_t)u_int3_after, "u_int3_after");
@@ -218,6 +220,17 @@ void test_main(void)
 		show("int 0x80 after sysret");
 	}
 	user_rflags = 0x2;
+
+	/* SYSRET to a non-canonical RCX: #GP(0) raised at CPL 0 by the SYSRET itself (Vol. 2B
+	 * SYSRET: "IF RCX is not canonical THEN #GP(0)"; Intel, unlike AMD) */
+	name_addr((uint64_t)do_sysret_insn, "sysretq");
+	exc_clear();
+	user_rip = 0x0000800000000000UL;
+	user_rsp = USER_STACK_TOP - 0x100;
+	r = try_call(do_sysret, 0);
+	printf("sysret to non-canonical rcx: returned=%d vector=%lu err=%#lx rip=%s cs=%#lx\n", r,
+	       last_exc.vector, last_exc.error, rip_name(last_exc.rip), last_exc.cs);
+	user_rsp = USER_STACK_TOP;
 
 	/* privileged instructions at CPL 3: #GP(0), RIP = the instruction */
 	gp_cpl3("hlt at cpl3", u_hlt);
