@@ -135,12 +135,12 @@ int bzimage_load(const struct guest_ram *ram, const void *image, size_t len,
 
 /*
  * bzimage_decompress - host-side decompression of the payload (the compressed vmlinux ELF, with
- * the relocation table appended when CONFIG_X86_NEED_RELOCS). gzip, xz, lzma (raw .lzma) and
- * zstd are supported when the binary is linked with -lz -llzma -lzstd; without a library the
- * call returns -ENOTSUP. The expected size is the little-endian 32-bit trailer the kernel build
+ * the relocation table appended when CONFIG_X86_NEED_RELOCS). gzip (zlib), xz and lzma (raw
+ * .lzma; liblzma) and zstd (libzstd) are supported; bzip2, lz4 and lzo give -ENOTSUP. The
+ * expected size is the little-endian 32-bit trailer the kernel build
  * appends to every payload (scripts/Makefile.lib size_append; gzip's own ISIZE). On success
  * *@out is a malloc'ed buffer of *@out_len bytes owned by the caller (free()).
- * Returns 0, -ENOTSUP (format or library missing), -EINVAL (corrupt data), -ENOMEM.
+ * Returns 0, -ENOTSUP (unsupported format), -EINVAL (corrupt data), -ENOMEM.
  */
 int bzimage_decompress(const void *image, size_t len, const struct bzimage_info *info,
 		       void **out, size_t *out_len);

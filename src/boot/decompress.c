@@ -8,9 +8,9 @@
  * trailer ISIZE is the same word), so the output buffer is allocated once at that size and the
  * decoder is given the payload without that word (for gzip it is part of the format).
  *
- * The libraries (zlib, liblzma, libzstd) are referenced weakly: until the Makefile links
- * -lz -llzma -lzstd the functions are NULL and the formats report -ENOTSUP, so this file always
- * compiles and links. Once linked, nothing changes here.
+ * Libraries: zlib (gzip), liblzma (xz, lzma), libzstd (zstd), linked by the Makefile. (Weak
+ * references were tried so that the file would link without them; the toolchain links with
+ * --as-needed, which drops a library referenced only weakly, so they are plain references.)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -24,31 +24,12 @@
 #include "omnivisor/boot.h"
 #include "omnivisor/log.h"
 
-#pragma weak inflateInit2_
-#pragma weak inflate
-#pragma weak inflateEnd
-#pragma weak lzma_stream_decoder
-#pragma weak lzma_alone_decoder
-#pragma weak lzma_code
-#pragma weak lzma_end
-#pragma weak ZSTD_decompress
-#pragma weak ZSTD_isError
-#pragma weak ZSTD_getErrorName
 
 /* Largest decompressed kernel accepted (Debian's 6.1 vmlinux + relocs is about 60 MiB). */
 #define MAX_KERNEL_SIZE (1ull << 30)
 
-static int missing(const char *lib, enum boot_compression c)
-{
-	pr_err("bzImage: %s payload, but omnivisor was built without %s", boot_compression_name(c),
-	       lib);
-	return -ENOTSUP;
-}
-
 static int gunzip(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len, size_t *got)
 {
-	if (!inflateInit2_ || !inflate || !inflateEnd)
-		return missing("zlib (-lz)", BOOT_COMP_GZIP);
 	z_stream zs;
 	memset(&zs, 0, sizeof(zs));
 	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) /* 16: gzip wrapper (zlib.h) */
@@ -73,8 +54,6 @@ static int gunzip(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len
 static int unxz(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len, size_t *got,
 		bool alone)
 {
-	if (!lzma_stream_decoder || !lzma_alone_decoder || !lzma_code || !lzma_end)
-		return missing("liblzma (-llzma)", alone ? BOOT_COMP_LZMA : BOOT_COMP_XZ);
 	lzma_stream ls = LZMA_STREAM_INIT;
 	lzma_ret rc = alone ? lzma_alone_decoder(&ls, UINT64_MAX)
 			    : lzma_stream_decoder(&ls, UINT64_MAX, 0);
@@ -98,8 +77,6 @@ static int unxz(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len, 
 
 static int unzstd(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len, size_t *got)
 {
-	if (!ZSTD_decompress || !ZSTD_isError || !ZSTD_getErrorName)
-		return missing("libzstd (-lzstd)", BOOT_COMP_ZSTD);
 	size_t n = ZSTD_decompress(out, out_len, in, in_len);
 	if (ZSTD_isError(n)) {
 		pr_err("bzImage: zstd payload: %s", ZSTD_getErrorName(n));
