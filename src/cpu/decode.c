@@ -726,30 +726,52 @@ static void op_device_na(struct vcpu *cpu, const struct insn *in)
 	cpu_raise(cpu, EXC_NM, 0, 0);
 }
 
-static bool fpu_class(const ZydisDecodedInstruction *zi, bool *x87)
+/*
+ * Does the instruction use x87, MMX or SSE state (the ones CR0.TS/EM and CR4.OSFXSR gate)?
+ * Decided by its register operands (hidden ones included: MXCSR, the x87 status word), so that
+ * PREFETCHh, the fences, CLFLUSH, MOVNTI, CRC32 and POPCNT, which Zydis files under SSE but
+ * which touch no such state, are not affected (SDM Vol. 3A 2.5 "CR4.OSFXSR", 13.1.3, Table
+ * 2-2). *x87: the x87/MMX side; *mmx: uses MMX registers.
+ */
+static bool fpu_class(const ZydisDecodedInstruction *zi, const ZydisDecodedOperand *ops,
+		      bool *x87, bool *mmx)
 {
-	*x87 = false;
-	switch (zi->meta.isa_ext) {
-	case ZYDIS_ISA_EXT_X87:
+	bool xmm = false;
+	*x87 = *mmx = false;
+	if (zi->mnemonic == ZYDIS_MNEMONIC_FXSAVE || zi->mnemonic == ZYDIS_MNEMONIC_FXSAVE64 ||
+	    zi->mnemonic == ZYDIS_MNEMONIC_FXRSTOR || zi->mnemonic == ZYDIS_MNEMONIC_FXRSTOR64)
+		return true;
+	if (zi->meta.isa_ext == ZYDIS_ISA_EXT_X87) {
 		*x87 = true;
 		return zi->mnemonic != ZYDIS_MNEMONIC_FWAIT;
-	case ZYDIS_ISA_EXT_MMX: case ZYDIS_ISA_EXT_SSE: case ZYDIS_ISA_EXT_SSE2:
-	case ZYDIS_ISA_EXT_SSE3: case ZYDIS_ISA_EXT_SSSE3: case ZYDIS_ISA_EXT_SSE4:
-	case ZYDIS_ISA_EXT_SSE4A:
-		return true;
-	default:
-		/* FXSAVE/FXRSTOR, LDMXCSR/STMXCSR: #NM with TS, #UD with EM */
-		return zi->mnemonic == ZYDIS_MNEMONIC_FXSAVE || zi->mnemonic == ZYDIS_MNEMONIC_FXSAVE64 ||
-		       zi->mnemonic == ZYDIS_MNEMONIC_FXRSTOR ||
-		       zi->mnemonic == ZYDIS_MNEMONIC_FXRSTOR64 ||
-		       zi->mnemonic == ZYDIS_MNEMONIC_LDMXCSR || zi->mnemonic == ZYDIS_MNEMONIC_STMXCSR;
 	}
+	for (unsigned i = 0; i < zi->operand_count; i++) {
+		if (ops[i].type != ZYDIS_OPERAND_TYPE_REGISTER)
+			continue;
+		switch (ZydisRegisterGetClass(ops[i].reg.value)) {
+		case ZYDIS_REGCLASS_XMM:
+			xmm = true;
+			break;
+		case ZYDIS_REGCLASS_MMX:
+			*mmx = *x87 = true;
+			break;
+		case ZYDIS_REGCLASS_X87:
+			*x87 = true;
+			break;
+		default:
+			if (ops[i].reg.value == ZYDIS_REGISTER_MXCSR)
+				xmm = true;
+			break;
+		}
+	}
+	return xmm || *x87;
 }
 
 /* Choose the system-mode handler of a decoded instruction (after fill_insn). */
-static void sys_select(const ZydisDecodedInstruction *zi, uint32_t key, struct insn *in)
+static void sys_select(const ZydisDecodedInstruction *zi, const ZydisDecodedOperand *ops,
+		       uint32_t key, struct insn *in)
 {
-	bool x87;
+	bool x87, mmx;
 	if (sys_handlers[zi->mnemonic]) {
 		in->fn = sys_handlers[zi->mnemonic];
 		in->flags |= INSN_END;
@@ -771,13 +793,13 @@ static void sys_select(const ZydisDecodedInstruction *zi, uint32_t key, struct i
 			in->flags |= INSN_END;
 		}
 	}
-	if ((key & (BKEY_TS | BKEY_EM | BKEY_NOFXSR)) && fpu_class(zi, &x87)) {
-		/* EM: x87 -> #NM, MMX/SSE -> #UD; TS: #NM; OSFXSR = 0: SSE -> #UD */
-		if ((key & BKEY_EM) && !x87)
+	if ((key & (BKEY_TS | BKEY_EM | BKEY_NOFXSR)) && fpu_class(zi, ops, &x87, &mmx)) {
+		/* EM: x87 -> #NM, MMX/SSE -> #UD; else TS: #NM; OSFXSR = 0: SSE -> #UD */
+		if ((key & BKEY_EM) && (mmx || !x87))
 			in->fn = op_undefined;
 		else if (key & (BKEY_EM | BKEY_TS))
 			in->fn = op_device_na;
-		else if (!x87 && zi->meta.isa_ext != ZYDIS_ISA_EXT_MMX)
+		else if (!x87)
 			in->fn = op_undefined;
 		in->flags |= INSN_END;
 	} else if (zi->mnemonic == ZYDIS_MNEMONIC_FWAIT && (key & BKEY_TS) && (key & BKEY_MP)) {
@@ -832,7 +854,7 @@ static struct block *translate_sys(struct vcpu *cpu, struct block_cache *bc, uin
 			break;
 		}
 		fill_insn(&zi, ops, pc, &buf[n]);
-		sys_select(&zi, key, &buf[n]);
+		sys_select(&zi, ops, key, &buf[n]);
 		flag_effects(&zi, ops, &fl_rd[n], &fl_wr[n], &fl_kill[n]);
 		pc += zi.length;
 		if (buf[n++].flags & INSN_END)
