@@ -79,7 +79,7 @@ static void pio_write(void *opaque, uint64_t off, const void *data, unsigned len
 
 static const struct bus_ops pio_ops = { .read = pio_read, .write = pio_write };
 
-static int env_setup(void **state)
+static inline int env_setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
@@ -106,7 +106,7 @@ static int env_setup(void **state)
 }
 
 /* 64-bit mode, CPL 0 */
-static int env_setup64(void **state)
+static inline int env_setup64(void **state)
 {
 	struct env *e;
 	env_setup(state);
@@ -116,7 +116,7 @@ static int env_setup64(void **state)
 	return 0;
 }
 
-static int env_teardown(void **state)
+static inline int env_teardown(void **state)
 {
 	struct env *e = *state;
 	vcpu_sys_destroy(&e->cpu);
@@ -128,7 +128,7 @@ static int env_teardown(void **state)
 	return 0;
 }
 
-static insn_fn table_lookup(const struct insn_entry *t, uint16_t mnemonic)
+static inline insn_fn table_lookup(const struct insn_entry *t, uint16_t mnemonic)
 {
 	for (; t->fn; t++)
 		if (t->mnemonic == mnemonic)
@@ -137,7 +137,7 @@ static insn_fn table_lookup(const struct insn_entry *t, uint16_t mnemonic)
 }
 
 /* The system-mode handler of @in, as the decoder should choose it. */
-static insn_fn sys_handler(const struct insn *in)
+static inline insn_fn sys_handler(const struct insn *in)
 {
 	static const struct insn_entry *const tables[] = { sysctl_insns, msr_insns, io_insns };
 	if (in->mnemonic == ZYDIS_MNEMONIC_MOV) {
@@ -158,7 +158,7 @@ static insn_fn sys_handler(const struct insn *in)
 
 /* Execute one instruction (64-bit decoding) through its system-mode handler. Returns the
  * vector of the exception it raised (RIP back at the instruction), or -1 (RIP past it). */
-static int exec1_at(struct env *e, const uint8_t *bytes, size_t len, uint64_t rip)
+static inline int exec1_at(struct env *e, const uint8_t *bytes, size_t len, uint64_t rip)
 {
 	static struct insn in;
 	struct vcpu *cpu = &e->cpu;
@@ -194,7 +194,7 @@ static int exec1_at(struct env *e, const uint8_t *bytes, size_t len, uint64_t ri
 #define expect_ok(e, ...) assert_int_equal(exec1((e), __VA_ARGS__), -1)
 
 /* Run @code at CODE (followed by HLT) until the vCPU exits; returns the exit reason. */
-static int run_code(struct env *e, const uint8_t *code, size_t len)
+static inline int run_code(struct env *e, const uint8_t *code, size_t len)
 {
 	memcpy(e->ram + CODE, code, len);
 	e->ram[CODE + len] = 0xf4; /* hlt */
