@@ -269,7 +269,8 @@ static void test_protected_mode_int(void **state)
 	static const uint8_t code[] = { 0xcd, 0x40 };
 	uint32_t frame[3];
 
-	vcpu_sys_init(&e->cpu, s, &e->phys);
+	vcpu_sys_destroy(&e->cpu);
+	vcpu_sys_init(&e->cpu, s, &e->phys); /* the Multiboot state: 32-bit, paging off */
 	put64(e->ram, GDT + KCODE, 0x00cf9b000000ffffULL); /* 32-bit code at 0x08 */
 	s->gdtr.base = GDT;
 	s->gdtr.limit = 0x4f;
