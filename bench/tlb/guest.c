@@ -8,7 +8,7 @@
  * a calibration against PIT channel 2 (50 ms, mode 0, gate and OUT2 through port 0x61, as
  * Linux's pit_calibrate_tsc does), so the script can turn cycles into nanoseconds even where
  * the TSC rate is not advertised (QEMU TCG's RDTSC follows the host clock).
- *   TSC cpuid15=<Hz> pit=<Hz>
+ *   TSC cpuid15=<Hz> pit=<largest Hz> pit_runs=<Hz>,<Hz>,<Hz>
  * Built with tests/guest's boot stub and library.
  */
 #include "guest.h"
@@ -37,9 +37,14 @@ static uint64_t tsc_pit(void)
 	outb(0x43, 0xb0);			   /* channel 2, lobyte/hibyte, mode 0 */
 	outb(0x42, latch & 0xff);
 	outb(0x42, latch >> 8);
+	/* t1 is read before a poll that still sees OUT2 low, so it never lies after the end */
 	uint64_t t0 = rdtsc(), t1 = t0;
-	for (uint64_t n = 0; n < 100000000 && !(inb(0x61) & 0x20); n++)
-		t1 = rdtsc();
+	for (uint64_t n = 0; n < 100000000; n++) {
+		uint64_t t = rdtsc();
+		if (inb(0x61) & 0x20)
+			break;
+		t1 = t;
+	}
 	outb(0x61, v);
 	return (t1 - t0) * 1193182 / latch;
 }
@@ -56,12 +61,23 @@ void test_main(void)
 
 	for (int s = 0; s < TLB_NR_SETS; s++) {
 		const struct tlb_set *t = &sets[s];
-		tlb_loop(BENCH_VA, t->nr_pages, t->stride, 1);
+		t->loop(BENCH_VA, t->nr_pages, t->stride, 1);
 		uint64_t t0 = rdtsc();
-		tlb_loop(BENCH_VA, t->nr_pages, t->stride, t->rounds);
+		t->loop(BENCH_VA, t->nr_pages, t->stride, t->rounds);
 		uint64_t t1 = rdtsc();
 		printf("RESULT %s %lu %lu %lu\n", t->name, t->nr_pages, t->nr_pages * t->rounds,
 		       t1 - t0);
 	}
-	printf("TSC cpuid15=%lu pit=%lu\n", tsc_cpuid15(), tsc_pit());
+	/* Three PIT calibrations; the largest is used. Every error of the method makes the
+	 * result smaller: a delay between starting the count and reading t0 (the vCPU thread
+	 * preempted on a loaded host), and t1 being taken before the last poll that still saw
+	 * OUT2 low. */
+	uint64_t c[3], best = 0;
+	for (int i = 0; i < 3; i++) {
+		c[i] = tsc_pit();
+		if (c[i] > best)
+			best = c[i];
+	}
+	printf("TSC cpuid15=%lu pit=%lu pit_runs=%lu,%lu,%lu\n", tsc_cpuid15(), best, c[0], c[1],
+	       c[2]);
 }
