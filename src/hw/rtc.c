@@ -454,6 +454,17 @@ struct rtc *rtc_create(const struct rtc_config *cfg)
 	return r;
 }
 
+void rtc_reset(struct rtc *r)
+{
+	pthread_mutex_lock(&r->lock);
+	uint64_t now = now_of(r);
+	catch_up(r, now);
+	r->cmos[RTC_REG_B] &= (uint8_t)~(B_PIE | B_AIE | B_UIE | B_SQWE);
+	r->flags = 0;
+	sync_out(r, now);
+	pthread_mutex_unlock(&r->lock);
+}
+
 void rtc_destroy(struct rtc *r)
 {
 	if (!r)

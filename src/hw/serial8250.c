@@ -393,6 +393,26 @@ struct serial8250 *serial8250_create(const struct serial8250_config *cfg)
 	return s;
 }
 
+void serial8250_reset(struct serial8250 *s)
+{
+	pthread_mutex_lock(&s->lock);
+	/* Table III: IER, IIR, FCR, LCR, MCR, LSR, MSR bits 3..0 reset; RBR, THR, SCR, DLL, DLM
+	 * are not affected by MR */
+	s->ier = 0;
+	s->lcr = 0;
+	s->mcr = 0;
+	s->lsr_err = 0;
+	s->msr_delta = 0;
+	s->msr_in = modem_inputs(s);
+	s->fifo_on = false;
+	s->fcr_dma = false;
+	s->rx_trigger = 1;
+	s->thr_ipending = false;
+	rx_clear(s);
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
 void serial8250_destroy(struct serial8250 *s)
 {
 	if (!s)

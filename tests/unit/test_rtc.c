@@ -537,6 +537,24 @@ static void test_hostile(void **state)
 	bus_destroy(bus);
 }
 
+/* RESET pin: interrupt enables and flags cleared, time and RAM kept */
+static void test_reset_pin(void **state)
+{
+	struct world *w = *state;
+	cmos_wr(w, 0x40, 0x99);
+	cmos_wr(w, RTC_REG_B, 0x7e); /* PIE AIE UIE SQWE DM 24h */
+	fire(w, w->now + 2 * NS);
+	assert_int_equal(w->level, 1);
+	rtc_reset(w->r);
+	assert_int_equal(w->level, 0);
+	assert_int_equal(w->deadline, UINT64_MAX);
+	assert_int_equal(cmos_rd(w, RTC_REG_B), 0x06);
+	assert_int_equal(cmos_rd(w, RTC_REG_C), 0x00);
+	assert_int_equal(cmos_rd(w, 0x40), 0x99);
+	assert_int_equal(cmos_rd(w, RTC_MINUTES), 0); /* 00:00:00.5 in binary */
+	assert_int_equal(cmos_rd(w, RTC_SECONDS), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -551,6 +569,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_linux_read_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nmi_and_ram, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mem_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_pin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -669,6 +669,33 @@ static void test_hostile(void **state)
 	bus_destroy(bus);
 }
 
+/* MR: Table III registers back to reset values, SCR and divisor kept, line low */
+static void test_master_reset(void **state)
+{
+	struct world *w = *state;
+	wr(w, LCR, 0x80);
+	wr(w, DLL, 0x0c);
+	wr(w, LCR, 0x1b);
+	wr(w, SCR, 0x5a);
+	wr(w, FCR, 0x01);
+	wr(w, MCR, 0x0b);
+	wr(w, IER, 0x0f);
+	assert_int_equal(rx(w, "abc"), 3);
+	assert_int_equal(w->level, 1);
+	serial8250_reset(w->s);
+	assert_int_equal(w->level, 0);
+	assert_int_equal(rd(w, IER), 0x00);
+	assert_int_equal(rd(w, IIR), 0x01);
+	assert_int_equal(rd(w, LCR), 0x00);
+	assert_int_equal(rd(w, MCR), 0x00);
+	assert_int_equal(rd(w, LSR), 0x60);
+	assert_int_equal(rd(w, MSR), 0xb0);
+	assert_int_equal(rd(w, SCR), 0x5a);
+	assert_int_equal(w->deadline, UINT64_MAX);
+	wr(w, LCR, 0x80);
+	assert_int_equal(rd(w, DLL), 0x0c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -689,6 +716,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_priorities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flow_control, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bus_access, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_master_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,6 +92,10 @@ struct rtc_config {
 struct rtc *rtc_create(const struct rtc_config *cfg);
 void rtc_destroy(struct rtc *rtc); /* NULL is a no-op */
 
+/* rtc_reset - the RESET pin (a machine reset; the clock and RAM are battery-backed and kept):
+ * clears PIE, AIE, UIE and SQWE in register B and IRQF, PF, AF, UF in register C, IRQ8 low. */
+void rtc_reset(struct rtc *rtc);
+
 /* rtc_register - claim ports [@base, @base + 2) (normally RTC_BASE). Returns 0 or
  * bus_register's negative errno. 2- and 4-byte accesses act as byte accesses. */
 int rtc_register(struct rtc *rtc, struct bus *bus, uint16_t base, struct bus_dev **devp);

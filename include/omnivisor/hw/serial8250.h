@@ -81,6 +81,11 @@ struct serial8250_config {
  */
 struct serial8250 *serial8250_create(const struct serial8250_config *cfg);
 
+/* serial8250_reset - the MR (master reset) pin: registers back to Table III (SCR and the divisor
+ * latch, which MR does not reset, are kept), FIFOs emptied and off, timer cancelled, IRQ low.
+ * For a machine reset. */
+void serial8250_reset(struct serial8250 *s);
+
 /* serial8250_destroy - unregistering from the bus is the caller's job (bus lifetime rules in
  * bus.h). NULL is a no-op. */
 void serial8250_destroy(struct serial8250 *s);
