@@ -5,7 +5,8 @@
  * pulse-by-pulse reference written from the datasheet's mode descriptions), binary and BCD,
  * latch and read-back commands, the status byte, GATE effects, new counts while counting,
  * IRQ0 delivery through the arm/timer hooks, Linux's TSC calibration sequences on channel 2 and
- * port 0x61, and hostile accesses through the bus.
+ * port 0x61, hostile accesses through the bus, and a real-time run with the host timer service
+ * (src/core/timer.c) while another thread reads the counter.
  *
  * Time: P(k) is the first nanosecond of CLK pulse k (pulse k spans
  * [P(k), P(k+1)) with P(k) = ceil(k * 1e9 / 1193182)). A count written during pulse w is loaded
@@ -15,17 +16,20 @@
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "omnivisor/bus.h"
 #include "omnivisor/hw/i8254.h"
+#include "omnivisor/timer.h"
 
 static uint64_t P(uint64_t k)
 {
@@ -602,6 +606,79 @@ static void test_bus_hostile(void **state)
 	i8254_destroy(pit);
 }
 
+/* ---- real time: the host timer service drives IRQ0 while this thread reads the PIT ---- */
+
+struct rt {
+	struct i8254 *pit;
+	_Atomic unsigned nr_rises;
+	_Atomic int level;
+};
+
+static void rt_irq(void *opaque, int n, int level)
+{
+	struct rt *rt = opaque;
+	(void)n;
+	if (level && !atomic_exchange(&rt->level, level))
+		atomic_fetch_add(&rt->nr_rises, 1);
+	else
+		atomic_store(&rt->level, level);
+}
+
+static void rt_timer(void *opaque, uint64_t now_ns)
+{
+	i8254_timer(((struct rt *)opaque)->pit, now_ns);
+}
+
+static uint64_t rt_clock(void *opaque)
+{
+	(void)opaque;
+	return clock_monotonic_ns();
+}
+
+static void test_real_time_periodic(void **state)
+{
+	(void)state;
+	static struct rt rt;
+	struct timer_service *svc = timer_service_create();
+	assert_non_null(svc);
+	struct timer *t = timer_new(svc, rt_timer, &rt);
+	assert_non_null(t);
+	struct i8254_config cfg = {
+		.irq0 = { .set = rt_irq, .opaque = &rt },
+		.clock_ns = rt_clock,
+		.arm = timer_arm_hook,
+		.arm_opaque = t,
+	};
+	rt.pit = i8254_create(&cfg);
+	assert_non_null(rt.pit);
+	/* mode 2, 1193 pulses = 0.99983 ms; run for 100 ms of reads */
+	uint64_t start = clock_monotonic_ns();
+	program(rt.pit, 0, 0x34, 1193, start);
+	unsigned base = atomic_load(&rt.nr_rises);
+	uint64_t end = start + 100000000;
+	unsigned nr_reads = 0;
+	while (clock_monotonic_ns() < end) {
+		uint16_t v = latched(rt.pit, 0, clock_monotonic_ns());
+		assert_true(v >= 1 && v <= 1193);
+		nr_reads++;
+		struct timespec ts = { 0, 200000 };
+		nanosleep(&ts, NULL);
+	}
+	uint64_t elapsed = clock_monotonic_ns() - start;
+	unsigned rises = atomic_load(&rt.nr_rises) - base;
+	unsigned periods = (unsigned)(elapsed / 999830) + 1;
+	struct i8254_stats st;
+	i8254_get_stats(rt.pit, &st);
+	fprintf(stderr, "real time: %u edges in %u periods (%" PRIu64 " late), %u reads\n", rises,
+		periods, st.nr_late, nr_reads);
+	/* never more edges than periods; most of them even on a loaded host */
+	assert_true(rises <= periods);
+	assert_true(rises >= periods / 4);
+	timer_free(t);
+	timer_service_destroy(svc);
+	i8254_destroy(rt.pit);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +697,7 @@ int main(void)
 		cmocka_unit_test(test_linux_pit_calibrate_tsc),
 		cmocka_unit_test(test_port_b),
 		cmocka_unit_test(test_bus_hostile),
+		cmocka_unit_test(test_real_time_periodic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
