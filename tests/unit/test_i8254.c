@@ -122,14 +122,16 @@ static uint16_t latched(struct i8254 *pit, unsigned ch, uint64_t now)
 
 struct ref {
 	int mode;
-	uint32_t n, ce; /* ce in 1..n range arithmetic; read as ce % 65536 */
+	uint32_t m;	/* modulus: 65536 binary, 10000 BCD */
+	uint32_t n, ce; /* ce in 1..n range arithmetic; read as ce % m */
 	bool out, done;
 };
 
 /* State on the load pulse. */
-static void ref_load(struct ref *r, int mode, uint32_t n)
+static void ref_load(struct ref *r, int mode, uint32_t n, uint32_t m)
 {
 	r->mode = mode;
+	r->m = m;
 	r->n = n;
 	r->ce = n;
 	r->out = mode != 0;
@@ -141,12 +143,12 @@ static void ref_step(struct ref *r)
 {
 	switch (r->mode) {
 	case 0: /* decrement; OUT high at terminal count and stays */
-		r->ce = (r->ce + 65535) % 65536;
+		r->ce = (r->ce + r->m - 1) % r->m;
 		if (r->ce == 0)
 			r->out = true;
 		break;
 	case 4: /* decrement; OUT low for one pulse at terminal count (once) */
-		r->ce = (r->ce + 65535) % 65536;
+		r->ce = (r->ce + r->m - 1) % r->m;
 		r->out = !(r->ce == 0 && !r->done);
 		if (r->ce == 0)
 			r->done = true;
@@ -168,23 +170,34 @@ static void ref_step(struct ref *r)
 	}
 }
 
+static uint16_t to_bcd(uint32_t v)
+{
+	return (uint16_t)((v / 1000 % 10) << 12 | (v / 100 % 10) << 8 | (v / 10 % 10) << 4 |
+			  (v % 10));
+}
+
 static void test_modes_vs_reference(void **state)
 {
 	(void)state;
-	static const uint32_t counts[] = { 2, 3, 4, 5, 7, 10, 11, 100, 101, 65535, 0 };
+	static const uint32_t counts[] = { 2, 3, 4, 5, 7, 10, 11, 100, 101, 9999, 65535, 0 };
 	static const int modes[] = { 0, 2, 3, 4 };
 	struct rec r;
+	for (int bcd = 0; bcd < 2; bcd++)
 	for (size_t mi = 0; mi < 4; mi++) {
 		for (size_t ci = 0; ci < sizeof(counts) / sizeof(counts[0]); ci++) {
+			uint32_t m = bcd ? 10000 : 65536;
+			if (bcd && counts[ci] >= 10000)
+				continue;
 			struct i8254 *pit = make(&r);
 			int mode = modes[mi];
-			uint32_t n = counts[ci] ? counts[ci] : 65536;
+			uint32_t n = counts[ci] ? counts[ci] : m;
 			uint64_t w = 5000 + ci * 7; /* write pulse */
-			program(pit, 0, (uint8_t)(0x30 | mode << 1), (uint16_t)counts[ci], P(w) + 100);
+			program(pit, 0, (uint8_t)(0x30 | mode << 1 | bcd),
+				bcd ? to_bcd(counts[ci]) : (uint16_t)counts[ci], P(w) + 100);
 			/* before the load pulse: OUT at its initial level (82C54 Figure "Mode x") */
 			assert_int_equal(i8254_get_out(pit, 0, P(w + 1) - 1), mode != 0);
 			struct ref ref;
-			ref_load(&ref, mode, n);
+			ref_load(&ref, mode, n, m);
 			uint64_t span = n > 300 ? 300 : 3 * n + 5;
 			uint64_t next_rise = UINT64_MAX;
 			bool prev = ref.out;
@@ -196,11 +209,12 @@ static void test_modes_vs_reference(void **state)
 					next_rise = t;
 				prev = ref.out;
 				uint16_t got = i8254_get_count(pit, 0, t);
-				if (got != ref.ce % 65536 || i8254_get_out(pit, 0, t) != ref.out)
-					fail_msg("mode %d N %u pulse +%" PRIu64 ": count %u out %d, "
-						 "expected %u %d",
-						 mode, n, k, got, i8254_get_out(pit, 0, t), ref.ce % 65536,
-						 ref.out);
+				uint16_t want = bcd ? to_bcd(ref.ce % m) : (uint16_t)(ref.ce % m);
+				if (got != want || i8254_get_out(pit, 0, t) != ref.out)
+					fail_msg("mode %d %s N %u pulse +%" PRIu64 ": count %#x out %d, "
+						 "expected %#x %d",
+						 mode, bcd ? "BCD" : "binary", n, k, got,
+						 i8254_get_out(pit, 0, t), want, ref.out);
 				/* the pulse's last nanosecond gives the same */
 				assert_int_equal(i8254_get_count(pit, 0, P(w + 2 + k) - 1), got);
 			}
@@ -212,6 +226,43 @@ static void test_modes_vs_reference(void **state)
 			i8254_destroy(pit);
 		}
 	}
+}
+
+/* Property: after random operations, the deadline of the next IRQ0 edge equals the first rising
+ * edge of OUT0 found by scanning it pulse by pulse (pending mode 2/3 counts included). */
+static void test_next_edge_property(void **state)
+{
+	(void)state;
+	struct rec r;
+	struct i8254 *pit = make(&r);
+	uint32_t x = 1;
+	uint64_t t = 1000;
+	for (int i = 0; i < 400; i++) {
+		x = x * 1103515245u + 12345u;
+		unsigned op = x >> 28;
+		uint16_t n = (uint16_t)(2 + (x >> 8) % 40);
+		if (op < 4) /* a new control word and count */
+			program(pit, 0, (uint8_t)(0x30 | ((x >> 4) % 6) << 1), n, P(t));
+		else if (op < 12) /* a new count in the current mode (mid-period for 2 and 3) */
+			i8254_io_write(pit, 0, (uint8_t)n, P(t)), i8254_io_write(pit, 0, 0, P(t));
+		else /* a read-back / latch, no change */
+			(void)latched(pit, 0, P(t));
+		uint64_t want = UINT64_MAX;
+		bool prev = i8254_get_out(pit, 0, P(t));
+		for (uint64_t k = t + 1; k < t + 200; k++) {
+			bool o = i8254_get_out(pit, 0, P(k));
+			if (o && !prev) {
+				want = P(k);
+				break;
+			}
+			prev = o;
+		}
+		uint64_t got = i8254_next_irq_ns(pit, P(t));
+		if (want != UINT64_MAX || got < P(t + 200))
+			assert_int_equal(got, want);
+		t += 1 + (x >> 12) % 60;
+	}
+	i8254_destroy(pit);
 }
 
 static void test_mode0_terminal_count(void **state)
@@ -683,6 +734,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_modes_vs_reference),
+		cmocka_unit_test(test_next_edge_property),
 		cmocka_unit_test(test_mode0_terminal_count),
 		cmocka_unit_test(test_mode0_two_byte_write_stops),
 		cmocka_unit_test(test_mode0_gate),
