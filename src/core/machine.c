@@ -23,6 +23,8 @@
 #include "omnivisor/hw/i8259.h"
 #include "omnivisor/hw/ioapic.h"
 #include "omnivisor/hw/lapic.h"
+#include "omnivisor/hw/pci.h"
+#include "omnivisor/hw/port80.h"
 #include "omnivisor/hw/rtc.h"
 #include "omnivisor/hw/serial8250.h"
 #include "omnivisor/log.h"
@@ -63,6 +65,8 @@ struct machine {
 	struct char_stdio *console;
 	struct i8042 *kbc;
 	struct acpi_pm *pm;
+	struct pci_host *pci;
+	struct port80 *port80;
 	struct timer *pit_timer, *rtc_timer, *com1_timer, *pm_timer;
 	struct vcpu cpu;
 	struct vcpu_sys *sys;
@@ -241,7 +245,7 @@ static uint64_t lapic_read_tsc(void *opaque, uint64_t now_ns)
 {
 	struct machine *m = opaque;
 	return (uint64_t)((unsigned __int128)now_ns * VCPU_TSC_HZ / 1000000000u) +
-	       (uint64_t)m->sys->tsc_offset;
+	       (uint64_t)__atomic_load_n(&m->sys->tsc_offset, __ATOMIC_RELAXED);
 }
 
 /* The vCPU's interrupt controller is its local APIC (vcpu_sys.h struct vcpu_intc_ops). */
@@ -296,6 +300,11 @@ static int intc_rdmsr(void *opaque, uint32_t msr, uint64_t *val)
 static int intc_wrmsr(void *opaque, uint32_t msr, uint64_t val)
 {
 	struct machine *m = opaque;
+	if (msr == MSR_IA32_TSC) {
+		/* the guest TSC jumped: a pending TSC deadline is due at another host time */
+		lapic_tsc_changed(m->lapic, clock_monotonic_ns());
+		return 0;
+	}
 	if (msr == MSR_IA32_APIC_BASE)
 		return lapic_set_base_msr(m->lapic, val, clock_monotonic_ns()) ? -EINVAL : 0;
 	if (msr == MSR_IA32_TSC_DEADLINE) {
@@ -359,9 +368,7 @@ static void ioapic_deliver(void *opaque, uint8_t dest, bool dest_logical, uint8_
 	ipi.vector = vector;
 	ipi.level = true;
 	ipi.trigger_level = level;
-	ipi.shorthand = 0;
-	if (lapic_matches(m->lapic, &ipi))
-		lapic_deliver(m->lapic, mode, vector, level);
+	lapic_route(&m->lapic, 1, &ipi);
 }
 
 static void lapic_eoi(void *opaque, int vector)
@@ -417,8 +424,10 @@ static void console_quit(void *opaque)
 	vcpu_sys_request_exit(&m->cpu, VCPU_EXIT_POWEROFF);
 }
 
-/* Port 0x80: POST codes; writes are dropped, reads float high. */
-static const struct bus_ops port80_ops = { 0 };
+static void pci_reset(void *opaque, bool hard)
+{
+	machine_reset(opaque);
+}
 
 static int create_pc(struct machine *m)
 {
@@ -431,6 +440,7 @@ static int create_pc(struct machine *m)
 	struct char_stdio_config cc = { 0 };
 	struct i8042_config kc = { 0 };
 	struct acpi_pm_config ac = { 0 };
+	struct pci_host_config pcc = { 0 };
 	struct serial8250_config *scp = &sc;
 	struct char_frontend fe;
 
@@ -487,7 +497,16 @@ static int create_pc(struct machine *m)
 	ac.reset = machine_reset;
 	ac.reset_opaque = m;
 	m->pm = acpi_pm_create(&ac);
-	if (!m->pit || !m->rtc || !m->com1 || !m->kbc || !m->pm)
+
+	/* PCI INTx: PIRQA-D on IOAPIC pins 16-19 (the DSDT's _PRT says the same) */
+	for (int i = 0; i < PCI_NR_PIRQS; i++)
+		pcc.pirq[i] = (struct irq_line){ .set = ioapic_set_irq, .opaque = m->ioapic,
+						 .n = LAYOUT_PCI_INTX_GSI_BASE + i };
+	pcc.reset = pci_reset; /* 0xCF9, the FADT's reset register */
+	pcc.reset_opaque = m;
+	m->pci = pci_host_create(&pcc);
+	m->port80 = port80_create();
+	if (!m->pit || !m->rtc || !m->com1 || !m->kbc || !m->pm || !m->pci || !m->port80)
 		return -ENOMEM;
 
 	if (i8259_register(m->pic, m->bus) ||
@@ -496,7 +515,7 @@ static int create_pc(struct machine *m)
 	    serial8250_register(m->com1, m->bus, COM1_BASE, "com1", NULL) ||
 	    i8042_register(m->kbc, m->bus, NULL, NULL) ||
 	    acpi_pm_register(m->pm, m->bus, LAYOUT_ACPI_PM_BASE, NULL) ||
-	    bus_register_pio(m->bus, 0x80, 1, &port80_ops, m, "port80", NULL))
+	    pci_host_register(m->pci, m->bus) || port80_register(m->port80, m->bus, NULL))
 		return -EBUSY;
 	rtc_set_mem_size(m->rtc, m->ram_size, 0);
 	fe = serial8250_frontend(m->com1);
@@ -571,6 +590,8 @@ static int machine_create(struct machine *m)
 	m->lapic = lapic_create(&lc);
 	if (!m->lapic_timer || !m->lapic || lapic_register(m->lapic, m->bus, LAPIC_GPA, NULL))
 		goto nomem;
+	/* what firmware leaves (SeaBIOS on QEMU): software-enabled, LINT0 ExtINT, LINT1 NMI */
+	lapic_bios_init(m->lapic, clock_monotonic_ns());
 	vcpu_sys_set_intc(&m->cpu, &lapic_intc_ops, m);
 
 	m->dbg.write = dbg_write;

@@ -105,6 +105,21 @@ int sys_read_descriptor(struct vcpu *cpu, uint16_t sel, uint64_t *desc, uint64_t
 /* Load the hidden cache from a descriptor (no checks), used by delivery/IRET/far transfers. */
 void sys_seg_from_desc(struct seg_cache *s, uint16_t sel, uint64_t desc);
 
+/* Shared by seg.c and exception.c (see seg.c for each one's contract). */
+uint64_t sys_desc_set_accessed(struct vcpu *cpu, uint16_t sel, uint64_t desc);
+void sys_load_null_ss(struct vcpu *cpu, unsigned rpl);
+void sys_invalidate_data_segs(struct vcpu *cpu, unsigned cpl);
+uint64_t sys_check_return_cs(struct vcpu *cpu, uint16_t cs);
+uint64_t sys_check_return_ss(struct vcpu *cpu, uint16_t ss, unsigned rpl, uint64_t cs_desc);
+void sys_commit_return_ss(struct vcpu *cpu, uint16_t ss, uint64_t desc, unsigned rpl);
+/* Handlers the decoder picks through sys_seg_select. */
+void sys_mov_sreg(struct vcpu *cpu, const struct insn *in);
+void sys_push_sreg(struct vcpu *cpu, const struct insn *in);
+void sys_pop_sreg(struct vcpu *cpu, const struct insn *in);
+void sys_far_jmp(struct vcpu *cpu, const struct insn *in);
+void sys_far_call(struct vcpu *cpu, const struct insn *in);
+void sys_retf(struct vcpu *cpu, const struct insn *in);
+
 /* ---- memory (sysmem.c) -------------------------------------------------------------------- */
 
 /*

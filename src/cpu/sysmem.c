@@ -160,7 +160,9 @@ static unsigned data_access(const struct vcpu *cpu, int write)
  * 3.3.7.1); legacy modes wrap at 4 GiB. */
 static uint64_t linear(struct vcpu *cpu, uint64_t gva, int write)
 {
-	if (cpu->sys->mode == VCPU_MODE_LONG64) {
+	/* IA-32e mode (compatibility mode included: descriptor tables, the TSS and interrupt
+	 * stacks are 64-bit there) checks canonicality; 32-bit addresses arrive zero-extended */
+	if (cpu->sys->efer & EFER_LMA) {
 		if (unlikely(!is_canonical(gva)))
 			cpu_bad_address(cpu, gva, write); /* non-canonical: #GP(0) or #SS(0) */
 		return gva;
@@ -211,7 +213,7 @@ static void split(struct vcpu *cpu, uint64_t gva, unsigned len, unsigned acc, st
 	pt->p[0].len = first;
 	if (first < len) {
 		uint64_t g2 = gva + first;
-		if (cpu->sys->mode != VCPU_MODE_LONG64)
+		if (!(cpu->sys->efer & EFER_LMA))
 			g2 = (uint32_t)g2;
 		else if (!is_canonical(g2))
 			cpu_bad_address(cpu, g2, acc & MMU_ACC_WRITE);
@@ -508,6 +510,10 @@ int vcpu_sys_init(struct vcpu *cpu, struct vcpu_sys *s, struct vm_phys *phys)
 	s->cr0 = CR0_PE | CR0_ET | CR0_NE;
 	s->pat = 0x0007040600070406ULL;  /* SDM Vol. 3A 11.12.4 power-up value */
 	s->misc_enable = 1;              /* fast-string operations enabled */
+	/* MTRRs as firmware leaves them: enabled, default type write-back (SDM Vol. 3A 11.11.2.1);
+	 * MTRRcap: 8 variable ranges, fixed ranges, write-combining */
+	s->mtrr_def_type = 0x806;
+	s->mtrr_cap = 0x508;
 	s->apic_base = 0xfee00000ULL | (1u << 11) | (1u << 8); /* enabled, BSP */
 	s->dr[6] = 0xffff0ff0;
 	s->dr[7] = 0x400;
