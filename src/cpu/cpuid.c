@@ -13,6 +13,8 @@
 #include "cpuid.h"
 #include "omnivisor/vcpu_sys.h"
 
+_Static_assert(25000000ULL * 80 == VCPU_TSC_HZ, "CPUID 15H disagrees with VCPU_TSC_HZ");
+
 /* Highest basic and extended leaves (CPUID.00H:EAX, CPUID.80000000H:EAX). */
 #define CPUID_MAX_BASIC 0x7u
 #define CPUID_MAX_EXT 0x80000008u
@@ -278,7 +280,6 @@ void cpu_cpuid_sys(struct vcpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t o
 		break;
 	case 0x15:
 		/* TSC/crystal ratio 80/1 with a 25 MHz crystal: VCPU_TSC_HZ = 2.0 GHz */
-		_Static_assert(25000000ULL * 80 == VCPU_TSC_HZ, "CPUID 15H disagrees with VCPU_TSC_HZ");
 		set4(out, 1, 80, 25000000u, 0);
 		break;
 	case 0x16:

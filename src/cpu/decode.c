@@ -674,6 +674,8 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 	b->gva = gva;
 	b->nr = n;
 	b->end = gva;
+	b->key = 0; /* user mode */
+	b->phys = b->phys2 = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		b->end += buf[i].len;
 		buf[i].end_off = (uint16_t)(b->end - gva);
