@@ -49,8 +49,23 @@ $(ODIR)/%.o: %.c | $(DEPS_STAMP)
 -include tests/tests.mk
 -include bench/bench.mk
 
-# The main job until the VM boots: Debian's busybox on the virtual CPU (scripts/demo.sh).
-run: $(BUILD)/omnivisor $(BUSYBOX_BIN)
+# `make run`: boot Debian's stock kernel with a busybox initramfs (built from Debian packages by
+# scripts/build-guest.sh, cached in $(BUILD)/guest) to a shell on this terminal. Ctrl-A X quits;
+# `poweroff` in the guest ends the VM. RUN_MEMORY, RUN_APPEND override the defaults.
+GUEST_OUT := $(BUILD)/guest
+RUN_MEMORY ?= 512M
+RUN_APPEND ?= console=ttyS0 quiet
+.PHONY: guest run-exec
+
+guest:
+	@sh scripts/build-guest.sh $(GUEST_OUT)
+
+run: $(BUILD)/omnivisor guest
+	$(BUILD)/omnivisor run --kernel $(GUEST_OUT)/vmlinuz --initrd $(GUEST_OUT)/initramfs.cpio.gz \
+		--memory $(RUN_MEMORY) --append "$(RUN_APPEND)"
+
+# Partial virtualization demo: Debian's busybox on the virtual CPU (scripts/demo.sh).
+run-exec: $(BUILD)/omnivisor $(BUSYBOX_BIN)
 	@sh scripts/demo.sh $(BUILD)/omnivisor $(BUSYBOX_BIN)
 
 clean:
