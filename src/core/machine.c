@@ -694,6 +694,34 @@ static int load_kernel(struct machine *m)
 	return r;
 }
 
+/*
+ * A guest reset (reboot, the reset register, the i8042 reset line) without --no-reboot: start
+ * over as a fresh process with the same command line, which rebuilds the machine, reloads the
+ * kernel and initrd from their files and resets every device exactly as at power-on.
+ */
+static int reboot_machine(void)
+{
+	static char buf[65536];
+	char *argv[512];
+	size_t n = 0, argc = 0;
+	FILE *f = fopen("/proc/self/cmdline", "rb");
+
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	for (size_t i = 0; i < n && argc < 511; i += strlen(buf + i) + 1)
+		argv[argc++] = buf + i;
+	argv[argc] = NULL;
+	fprintf(stderr, "omnivisor: guest reset: rebooting\n");
+	char_stdio_restore_terminal();
+	fflush(NULL);
+	if (argc)
+		execv("/proc/self/exe", argv);
+	fprintf(stderr, "omnivisor: cannot restart for the reboot: %s\n", strerror(errno));
+	return 1;
+}
+
 static int run_vcpu(struct machine *m)
 {
 	for (;;) {
@@ -713,8 +741,7 @@ static int run_vcpu(struct machine *m)
 		case VCPU_EXIT_RESET:
 			if (m->opt.no_reboot)
 				return 0;
-			fprintf(stderr, "omnivisor: guest reset: rebooting is not supported yet\n");
-			return 0;
+			return reboot_machine();
 		default:
 			fprintf(stderr, "omnivisor: unexpected vCPU exit %d\n", r);
 			vcpu_sys_dump(&m->cpu, stderr);
