@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 # Benchmarks, included by the top Makefile.
 #
-#   make bench        bench/user.sh and bench/tlb (the soft TLB: make bench-tlb, bench/tlb.mk)
+#   make bench        bench/user.sh, bench/tlb (the soft TLB: make bench-tlb, bench/tlb.mk) and
+#                     bench/boot.sh (make bench-boot: Debian's kernel on omnivisor vs
+#                     qemu-system-x86_64 TCG vs native, bench/boot.mk)
 #                     bench/user.sh: busybox sha256sum and gzip of a 64 MiB file, natively, under
 #                     QEMU user mode and under `omnivisor exec` (release build), best of 3 each
 #        BENCH_MB=16 BENCH_RUNS=1 BENCH_CLOCK=cpu BENCH_RUNNERS="native omnivisor"   see user.sh
@@ -23,7 +25,7 @@ $(BENCH_DIR)/gendata: bench/gendata.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $<
 
-bench: bench-user bench-tlb
+bench: bench-user bench-tlb bench-boot
 
 # Without a working build (the tree is mid-change) the omnivisor column shows "missing".
 bench-user: $(BENCH_DEPS_STAMP) $(BENCH_DIR)/gendata
@@ -33,3 +35,4 @@ bench-user: $(BENCH_DEPS_STAMP) $(BENCH_DIR)/gendata
 		BENCH_DIR=$(BENCH_DIR) bash bench/user.sh
 
 -include bench/tlb.mk
+-include bench/boot.mk

@@ -4,10 +4,10 @@
 # last. A tier that fails without such a line (a build error, a crash of the harness) or that
 # exits nonzero while reporting no failure counts as one failure. The last line of the output
 # is the total `N passed, N failed`; the exit status is 1 if anything failed.
-# Environment: MAKE (set by the Makefile), TIERS (default "unit cpu user guest robust fuzz").
+# Environment: MAKE (set by the Makefile), TIERS (default "unit cpu user guest boot robust fuzz").
 set -u
 : "${MAKE:=make}"
-: "${TIERS:=unit cpu user guest robust fuzz}"
+: "${TIERS:=unit cpu user guest boot robust fuzz}"
 total_pass=0
 total_fail=0
 summary=""

@@ -11,6 +11,8 @@
 #   make test-user                 user-mode program tests (tests/user/user.mk)
 #   make test-robust               hostile input under ASan+UBSan (tests/robust/robust.mk)
 #   make test-fuzz                 libFuzzer targets, briefly (tests/fuzz/fuzz.mk)
+#   make test-guest                bare-metal test kernels on `omnivisor run` (tests/guest/README.md)
+#   make test-boot                 Debian's kernel on `omnivisor run` + bad input (tests/boot/README.md)
 #
 # Outputs go under $(BUILD)/tests (unit) and $(ODIR)/tests/cpu (difftest, per MODE).
 
@@ -89,3 +91,4 @@ $(DIFFTEST): $(CPU_TEST_DIR)/difftest.o $(CASE_OBJS) $(LIB_OBJS)
 -include tests/robust/robust.mk
 -include tests/fuzz/fuzz.mk
 -include tests/guest/guest.mk
+-include tests/boot/boot.mk
