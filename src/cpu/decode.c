@@ -617,6 +617,41 @@ static uint32_t block_live_out(struct vcpu *cpu, const struct insn *last, uint64
 	}
 }
 
+/* An instruction Zydis cannot decode: #UD when reached, and the end of its block. */
+static void undecodable(struct insn *in, uint32_t *rd, uint32_t *wr, uint32_t *kill)
+{
+	memset(in, 0, sizeof(*in));
+	*rd = FLAGS_ARITH;
+	*wr = *kill = 0;
+	in->fn = op_undefined;
+	in->len = 1;
+	in->flags = INSN_END;
+}
+
+/* A valid block of the @n decoded instructions in @buf starting at @gva, for vCPUs with block
+ * key @key, entered in the hash table (the caller holds the lock and indexes its pages). */
+static struct block *block_new(struct block_cache *bc, uint64_t gva, uint32_t key,
+			       struct insn *buf, uint32_t n)
+{
+	struct block *b = malloc(sizeof(*b) + n * sizeof(struct insn));
+	if (!b)
+		abort();
+	memset(b, 0, sizeof(*b));
+	b->gva = gva;
+	b->nr = n;
+	b->end = gva;
+	b->key = key;
+	for (uint32_t i = 0; i < n; i++) {
+		b->end += buf[i].len;
+		buf[i].end_off = (uint16_t)(b->end - gva);
+	}
+	memcpy(b->insns, buf, n * sizeof(struct insn));
+	b->valid = 1;
+	b->hash_next = bc->hash[hash_gva(gva)];
+	bc->hash[hash_gva(gva)] = b;
+	return b;
+}
+
 static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_t gva)
 {
 	struct insn buf[BLOCK_MAX_INSNS];
@@ -648,12 +683,7 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 			fetch_fault(cpu, (pc & GUEST_PAGE_MASK) + GUEST_PAGE_SIZE);
 		}
 		if (ZYAN_FAILED(st)) {
-			memset(&buf[n], 0, sizeof(buf[n]));
-			fl_rd[n] = FLAGS_ARITH;
-			fl_wr[n] = fl_kill[n] = 0;
-			buf[n].fn = op_undefined;
-			buf[n].len = 1;
-			buf[n].flags = INSN_END;
+			undecodable(&buf[n], &fl_rd[n], &fl_wr[n], &fl_kill[n]);
 			n++;
 			break;
 		}
@@ -668,23 +698,7 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 	buf[n - 1].flags |= INSN_LAST;
 	live_out = block_live_out(cpu, &buf[n - 1], pc, succ_pages, nr_succ_pages);
 	specialise(buf, n, fl_rd, fl_wr, fl_kill, live_out);
-	b = malloc(sizeof(*b) + n * sizeof(struct insn));
-	if (!b)
-		abort();
-	b->gva = gva;
-	b->nr = n;
-	b->end = gva;
-	b->key = 0; /* user mode */
-	b->phys = b->phys2 = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		b->end += buf[i].len;
-		buf[i].end_off = (uint16_t)(b->end - gva);
-	}
-	memcpy(b->insns, buf, n * sizeof(struct insn));
-	b->valid = 1;
-	b->page_next = NULL;
-	b->nr_pages = 0;
-	b->shared_copy = NULL;
+	b = block_new(bc, gva, 0, buf, n);
 	if (mem_is_shared(cpu->mem, gva) || mem_is_shared(cpu->mem, b->end - 1)) {
 		uint8_t *copy = malloc(b->end - gva);
 		if (!copy)
@@ -693,8 +707,6 @@ static struct block *translate(struct vcpu *cpu, struct block_cache *bc, uint64_
 		b->shared_copy = copy;
 	}
 	last_page = (b->end - 1) & GUEST_PAGE_MASK;
-	b->hash_next = bc->hash[hash_gva(gva)];
-	bc->hash[hash_gva(gva)] = b;
 	page_add(bc, first_page, b);
 	mem_protect_code_page(cpu->mem, first_page);
 	if (last_page != first_page) {
@@ -846,12 +858,7 @@ static struct block *translate_sys(struct vcpu *cpu, struct block_cache *bc, uin
 			max = 1;
 		}
 		if (ZYAN_FAILED(st)) {
-			memset(&buf[n], 0, sizeof(buf[n]));
-			fl_rd[n] = FLAGS_ARITH;
-			fl_wr[n] = fl_kill[n] = 0;
-			buf[n].fn = op_undefined;
-			buf[n].len = 1;
-			buf[n].flags = INSN_END;
+			undecodable(&buf[n], &fl_rd[n], &fl_wr[n], &fl_kill[n]);
 			n++;
 			break;
 		}
@@ -868,24 +875,9 @@ static struct block *translate_sys(struct vcpu *cpu, struct block_cache *bc, uin
 	/* the fast-path handlers are 64-bit-mode forms; no successor look-ahead here */
 	if ((key & BKEY_MODE) == VCPU_MODE_LONG64)
 		specialise(buf, n, fl_rd, fl_wr, fl_kill, FLAGS_ARITH);
-	b = malloc(sizeof(*b) + n * sizeof(struct insn));
-	if (!b)
-		abort();
-	memset(b, 0, sizeof(*b));
-	b->gva = gva;
-	b->nr = n;
-	b->end = gva;
-	b->key = key;
+	b = block_new(bc, gva, key, buf, n);
 	b->phys = gpa;
 	b->phys2 = gpa2;
-	for (uint32_t i = 0; i < n; i++) {
-		b->end += buf[i].len;
-		buf[i].end_off = (uint16_t)(b->end - gva);
-	}
-	memcpy(b->insns, buf, n * sizeof(struct insn));
-	b->valid = 1;
-	b->hash_next = bc->hash[hash_gva(gva)];
-	bc->hash[hash_gva(gva)] = b;
 	page_add(bc, gpa & GUEST_PAGE_MASK, b);
 	sys_code_page_added(cpu, gpa);
 	if (gpa2 != (gpa & GUEST_PAGE_MASK)) {
