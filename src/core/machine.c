@@ -532,31 +532,6 @@ static int create_pc(struct machine *m)
 
 /* ---- construction --------------------------------------------------------------------------- */
 
-static int read_file(const char *what, const char *path, void **buf, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	long n;
-	if (!f) {
-		fprintf(stderr, "omnivisor run: %s '%s': %s\n", what, path, strerror(errno));
-		return -errno;
-	}
-	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-		fprintf(stderr, "omnivisor run: %s '%s': cannot read it\n", what, path);
-		fclose(f);
-		return -EIO;
-	}
-	*buf = malloc(n ? (size_t)n : 1);
-	if (!*buf || fread(*buf, 1, (size_t)n, f) != (size_t)n) {
-		fprintf(stderr, "omnivisor run: %s '%s': cannot read it\n", what, path);
-		free(*buf);
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return 0;
-}
-
 static int machine_create(struct machine *m)
 {
 	struct lapic_config lc = { 0 };
@@ -635,7 +610,7 @@ static int load_linux(struct machine *m, const void *img, size_t len)
 	size_t initrd_len = 0;
 	int r;
 
-	if (m->opt.initrd && (r = read_file("initrd", m->opt.initrd, &initrd, &initrd_len)))
+	if (m->opt.initrd && (r = boot_read_file(m->opt.initrd, &initrd, &initrd_len)))
 		return r;
 	bc.kernel = img;
 	bc.kernel_len = len;
@@ -681,7 +656,7 @@ static int load_kernel(struct machine *m)
 {
 	void *img = NULL;
 	size_t len = 0;
-	int r = read_file("kernel", m->opt.kernel, &img, &len);
+	int r = boot_read_file(m->opt.kernel, &img, &len);
 	if (r)
 		return r;
 	if (multiboot_detect(img, len)) {
